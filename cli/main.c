@@ -1,0 +1,46 @@
+/* tenderpool: the operator's and integrator's command, dispatching to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tp_cli.h"
+#include "tp_log.h"
+
+typedef struct tp_cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} tp_cli_cmd_t;
+
+static const tp_cli_cmd_t tp_cli_cmds[] = {
+    {"migrate", tp_cmd_migrate, "migrate -c FILE            apply sql/ migrations (idempotent)"},
+    {"cpv", tp_cmd_cpv, "cpv import -c FILE CSV      load the CPV 2008 code list"},
+    {"publish", tp_cmd_publish,
+     "publish -c FILE --member M FEED   send a CSV or JSON-lines feed of requests"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tenderpool COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(tp_cli_cmds) / sizeof(tp_cli_cmds[0]); i++)
+        fprintf(out, "  tenderpool %s\n", tp_cli_cmds[i].usage);
+    fprintf(out, "\nEvery command that talks to the daemon or the database takes -c FILE.\n");
+}
+
+int main(int argc, char **argv)
+{
+    tp_log_open("tenderpool", TP_LOG_WARNING);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("tenderpool %s\n", TP_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(tp_cli_cmds) / sizeof(tp_cli_cmds[0]); i++)
+        if (strcmp(argv[1], tp_cli_cmds[i].name) == 0)
+            return tp_cli_cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tenderpool: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,17 @@
+/* The `tenderpool` command: one entry function per subcommand, dispatched from main.c. */
+#ifndef TP_CLI_H
+#define TP_CLI_H
+
+#include "tp_config.h"
+
+/* Each takes the arguments after the subcommand name (argv[0] is the subcommand) and
+ * returns the process exit code. */
+int tp_cmd_migrate(int argc, char **argv);
+int tp_cmd_cpv(int argc, char **argv);
+int tp_cmd_publish(int argc, char **argv);
+
+/* Shared option handling: finds "-c FILE" in argv, loads it into cfg (exits 2 with a
+ * message on error). Returns 0 when -c was given, -1 when it was absent. */
+int tp_cli_load_config(int argc, char **argv, tp_config_t *cfg);
+
+#endif

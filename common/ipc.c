@@ -1,0 +1,40 @@
+/* Supervisor <-> worker message checks and the (member, request_ref) -> worker routing hash. */
+#include <string.h>
+
+#include "tp_ipc.h"
+
+uint64_t tp_fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_t nworkers)
+{
+    if (nworkers <= 1)
+        return 0;
+    uint64_t h = tp_fnv1a(TP_FNV_INIT, member_id, strlen(member_id) + 1);
+    h = tp_fnv1a(h, request_ref, strlen(request_ref));
+    h ^= h >> 33; /* FNV's low bits mix poorly: fold the high half in */
+    return (uint32_t)(h % nworkers);
+}
+
+int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, const uint32_t **idx)
+{
+    if (len < sizeof(*out))
+        return -1;
+    memcpy(out, data, sizeof(*out));
+    if (out->magic != TP_IPC_MAGIC || out->type < TP_IPC_BATCH || out->type > TP_IPC_HEARTBEAT)
+        return -1;
+    if (out->nidx > (len - sizeof(*out)) / sizeof(uint32_t) ||
+        len != sizeof(*out) + out->nidx * sizeof(uint32_t))
+        return -1;
+    out->auth_member[sizeof(out->auth_member) - 1] = '\0';
+    if (idx)
+        *idx = (const uint32_t *)((const char *)data + sizeof(*out));
+    return 0;
+}

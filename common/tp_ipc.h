@@ -1,0 +1,54 @@
+/* Supervisor <-> worker messages over ipc:// ZeroMQ: one enum of types, validated on receipt. */
+#ifndef TP_IPC_H
+#define TP_IPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The supervisor binds a ROUTER; worker i connects a DEALER with routing id "w<i>".
+ * Every message is [header][payload] (the ROUTER adds the routing id frame):
+ *   BATCH        sup->worker  payload: the client's ClientMessage frame, untouched;
+ *                             after the header: nidx uint32 item indices this worker owns
+ *   BATCH_ACKS   worker->sup  payload: whole ServerMessage (flag WHOLE) or a BatchAck whose
+ *                             acks match the indices of the BATCH in order
+ *   STATUS       sup->worker  payload: the client's ClientMessage (a StatusQuery)
+ *   STATUS_REPLY worker->sup  payload: a ServerMessage to forward to the client
+ *   HELLO        worker->sup  no payload: the worker is connected and ready
+ *   HEARTBEAT    worker->sup  no payload */
+typedef enum tp_ipc_type {
+    TP_IPC_BATCH = 1,
+    TP_IPC_BATCH_ACKS = 2,
+    TP_IPC_STATUS = 3,
+    TP_IPC_STATUS_REPLY = 4,
+    TP_IPC_HELLO = 5,
+    TP_IPC_HEARTBEAT = 6,
+} tp_ipc_type_t;
+
+#define TP_IPC_MAGIC 0x54504331u /* "TPC1": both ends of one build */
+#define TP_IPC_F_WHOLE 0x1u      /* the worker owns every item: reply is a full ServerMessage */
+
+typedef struct tp_ipc_hdr {
+    uint32_t magic;
+    uint32_t type;
+    uint64_t token;      /* supervisor's pending-request token, echoed back */
+    uint32_t flags;
+    uint32_t nidx;       /* BATCH: number of uint32 indices that follow the header */
+    uint32_t worker;     /* HELLO/HEARTBEAT: worker index */
+    uint32_t pid;        /* HELLO: worker pid */
+    char auth_member[72]; /* curve mode: authenticated member id; "" in mode none */
+} tp_ipc_hdr_t;
+
+/* Check a received header frame: magic, known type, size consistent with nidx.
+ * Returns 0 or -1. */
+int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, const uint32_t **idx)
+    __attribute__((warn_unused_result));
+
+/* Which worker owns (member, request_ref): stable across processes and restarts. */
+uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_t nworkers);
+
+/* 64-bit FNV-1a over bytes, continuing from h (start with TP_FNV_INIT). */
+#define TP_FNV_INIT 0xcbf29ce484222325ULL
+uint64_t tp_fnv1a(uint64_t h, const void *data, size_t len);
+
+#endif

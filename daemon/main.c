@@ -1,0 +1,96 @@
+/* tenderpoold: the tenderpool daemon's entry point: options, configuration, then the supervisor. */
+#include <getopt.h>
+#include <limits.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tp_calendar.h"
+#include "tp_log.h"
+#include "tp_supervisor.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tenderpoold -c FILE [--check-config]\n"
+            "\n"
+            "Pools member purchase requests received over ZeroMQ into purchasing rounds.\n"
+            "\n"
+            "  -c, --config FILE   configuration file (INI; see tenderpoold.conf(5))\n"
+            "      --check-config  validate the configuration and exit (0 when valid)\n"
+            "  -h, --help          show this help\n"
+            "  -V, --version       show the version\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT drain (stop intake, ack in-flight work, exit 0); a second\n"
+            "one or SIGQUIT exits at once; SIGHUP reloads the configuration.\n"
+            "Environment: TENDERPOOL_WORKER overrides the tenderpool-worker binary path.\n");
+}
+
+/* tenderpool-worker: $TENDERPOOL_WORKER, else beside this binary, else the libexec dir. */
+static void find_worker(char *out, size_t outlen)
+{
+    const char *env = getenv("TENDERPOOL_WORKER");
+    if (env && *env) {
+        snprintf(out, outlen, "%s", env);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        snprintf(out, outlen, "%s/tenderpool-worker", dirname(self));
+        if (access(out, X_OK) == 0)
+            return;
+    }
+    snprintf(out, outlen, "%s/tenderpool-worker", TP_LIBEXEC_DIR);
+}
+
+int main(int argc, char **argv)
+{
+    static tp_supervisor_t s; /* the process's one context, zeroed */
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check-config", no_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    bool check_only = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            if (realpath(optarg, s.config_path) == NULL)
+                snprintf(s.config_path, sizeof(s.config_path), "%s", optarg);
+            break;
+        case 'k': check_only = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("tenderpoold %s\n", TP_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!s.config_path[0] || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    tp_log_open("supervisor", TP_LOG_INFO);
+    char err[600];
+    tp_config_defaults(&s.cfg);
+    if (tp_config_load(&s.cfg, s.config_path, err, sizeof(err)) < 0) {
+        tp_err("%s", err);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: configuration is valid\n", s.config_path);
+        return 0;
+    }
+    tp_log_set_level(s.cfg.log_level);
+    if (s.cfg.worker_count < 1 || s.cfg.worker_count > TP_MAX_WORKERS)
+        tp_fatal("[workers] count must be 1..%d", TP_MAX_WORKERS);
+    if (s.cfg.security_mode == TP_SECURITY_NONE)
+        tp_warn("[security] mode = none: members are not authenticated (development only)");
+    find_worker(s.worker_path, sizeof(s.worker_path));
+    tp_notice("tenderpoold %s starting: %d workers, rounds %s in %s", TP_VERSION,
+              s.cfg.worker_count, s.cfg.period, s.cfg.timezone);
+    return tp_supervisor_run(&s) == 0 ? 0 : 1;
+}

@@ -1,0 +1,452 @@
+/* Supervisor routing: decode client messages, split items by (member, ref) owner, merge acks. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "tp_log.h"
+#include "tp_mem.h"
+#include "tp_supervisor.h"
+#include "tp_validate.h"
+
+int64_t tp_sup_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- replies to clients ---- */
+
+static void send_client(tp_supervisor_t *s, const uint8_t *id, size_t idlen, const void *buf,
+                        size_t len)
+{
+    if (s->intake == NULL || zmq_send(s->intake, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(s->intake, buf, len, ZMQ_DONTWAIT) < 0) {
+        s->n_dropped_replies++;
+        tp_debug("reply dropped: client gone or not reading (%s)", zmq_strerror(errno));
+    }
+}
+
+static void send_server_message(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
+                                const Tenderpool__V1__ServerMessage *sm)
+{
+    size_t len = tenderpool__v1__server_message__get_packed_size(sm);
+    uint8_t *buf = xmalloc(len);
+    tenderpool__v1__server_message__pack(sm, buf);
+    send_client(s, id, idlen, buf, len);
+    free(buf);
+}
+
+static void send_batch_ack(tp_supervisor_t *s, const uint8_t *id, size_t idlen, uint64_t batch_id,
+                           Tenderpool__V1__Ack **acks, size_t n)
+{
+    Tenderpool__V1__BatchAck ba = TENDERPOOL__V1__BATCH_ACK__INIT;
+    ba.batch_id = batch_id;
+    ba.n_acks = n;
+    ba.acks = acks;
+    Tenderpool__V1__ServerMessage sm = TENDERPOOL__V1__SERVER_MESSAGE__INIT;
+    sm.kind_case = TENDERPOOL__V1__SERVER_MESSAGE__KIND_BATCH_ACK;
+    sm.batch_ack = &ba;
+    send_server_message(s, id, idlen, &sm);
+}
+
+static const char *env_ref(const Tenderpool__V1__Envelope *e)
+{
+    switch (e->body_case) {
+    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT: return e->submit->request_ref;
+    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND: return e->amend->request_ref;
+    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL: return e->cancel->request_ref;
+    default: return "";
+    }
+}
+
+static uint32_t env_rev(const Tenderpool__V1__Envelope *e)
+{
+    switch (e->body_case) {
+    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT: return e->submit->revision;
+    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND: return e->amend->revision;
+    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL: return e->cancel->revision;
+    default: return 0;
+    }
+}
+
+/* A whole message refused: one ack (MALFORMED) or one per envelope (BATCH_TOO_LARGE, ...). */
+static void refuse_message(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
+                           const Tenderpool__V1__Batch *b, Tenderpool__V1__Status st,
+                           const char *code, const char *detail)
+{
+    size_t n = b && b->n_items ? b->n_items : 1;
+    Tenderpool__V1__Ack *acks = xcalloc(n, sizeof(*acks));
+    Tenderpool__V1__Ack **ackp = xcalloc(n, sizeof(*ackp));
+    for (size_t i = 0; i < n; i++) {
+        tenderpool__v1__ack__init(&acks[i]);
+        acks[i].status = st;
+        acks[i].error_code = (char *)code;
+        acks[i].detail = (char *)detail;
+        ackp[i] = &acks[i];
+    }
+    if (b && b->n_items) /* echo refs so the client knows which items */
+        for (size_t i = 0; i < n; i++) {
+            const char *ref = env_ref(b->items[i]);
+            acks[i].request_ref = (char *)(tp_valid_utf8(ref, strlen(ref)) ? ref : "");
+            acks[i].revision = env_rev(b->items[i]);
+        }
+    send_batch_ack(s, id, idlen, b ? b->batch_id : 0, ackp, n);
+    free(acks);
+    free(ackp);
+}
+
+/* ---- pending table ---- */
+
+static tp_pending_t *pending_new(tp_supervisor_t *s)
+{
+    if (s->free_head < 0) {
+        int32_t old = s->cappend;
+        s->cappend = old ? old * 2 : 256;
+        s->pend = xrealloc(s->pend, (size_t)s->cappend * sizeof(*s->pend));
+        memset(s->pend + old, 0, (size_t)(s->cappend - old) * sizeof(*s->pend));
+        for (int32_t i = s->cappend - 1; i >= old; i--) {
+            s->pend[i].next_free = s->free_head;
+            s->free_head = i;
+        }
+    }
+    int32_t slot = s->free_head;
+    tp_pending_t *p = &s->pend[slot];
+    s->free_head = p->next_free;
+    memset(p, 0, sizeof(*p));
+    if (++s->gen == 0)
+        s->gen = 1;
+    p->token = ((uint64_t)s->gen << 32) | (uint32_t)slot;
+    s->npend++;
+    return p;
+}
+
+static tp_pending_t *pending_find(tp_supervisor_t *s, uint64_t token)
+{
+    uint32_t slot = (uint32_t)token;
+    if (slot >= (uint32_t)s->cappend || s->pend[slot].token != token)
+        return NULL;
+    return &s->pend[slot];
+}
+
+static void pending_free(tp_supervisor_t *s, tp_pending_t *p)
+{
+    for (int i = 0; p->parts && i < TP_MAX_WORKERS; i++)
+        if (p->parts[i])
+            tenderpool__v1__batch_ack__free_unpacked(p->parts[i], NULL);
+    free(p->parts);
+    free(p->acks);
+    free(p->own_acks);
+    free(p->owner);
+    if (p->msg)
+        tenderpool__v1__client_message__free_unpacked(p->msg, NULL);
+    s->in_flight_items -= p->nitems;
+    int32_t slot = (int32_t)(uint32_t)p->token;
+    memset(p, 0, sizeof(*p));
+    p->next_free = s->free_head;
+    s->free_head = slot;
+    s->npend--;
+}
+
+static void pending_complete(tp_supervisor_t *s, tp_pending_t *p)
+{
+    const Tenderpool__V1__Batch *b = p->msg->batch;
+    send_batch_ack(s, p->client, p->client_len, b->batch_id, p->acks, p->nitems);
+    pending_free(s, p);
+}
+
+/* ---- forwarding to workers ---- */
+
+static int send_worker(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h,
+                       const uint32_t *idx, zmq_msg_t *payload)
+{
+    char id[16];
+    int n = snprintf(id, sizeof(id), "w%u", w);
+    size_t hlen = sizeof(*h) + h->nidx * sizeof(uint32_t);
+    uint8_t *hb = xmalloc(hlen);
+    memcpy(hb, h, sizeof(*h));
+    if (h->nidx)
+        memcpy(hb + sizeof(*h), idx, h->nidx * sizeof(uint32_t));
+    zmq_msg_t copy;
+    zmq_msg_init(&copy);
+    zmq_msg_copy(&copy, payload); /* shares the buffer: no byte copy */
+    int rc = -1;
+    if (s->w[w].ready && zmq_send(s->wsock, id, (size_t)n, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+        zmq_send(s->wsock, hb, hlen, ZMQ_SNDMORE) >= 0 && zmq_msg_send(&copy, s->wsock, 0) >= 0)
+        rc = 0;
+    if (rc < 0)
+        zmq_msg_close(&copy);
+    free(hb);
+    return rc;
+}
+
+/* Items a worker could not take are answered here, RETRY_LATER: nothing was stored. */
+static void own_ack(tp_pending_t *p, uint32_t i, const char *code, const char *detail)
+{
+    Tenderpool__V1__Ack *a = &p->own_acks[i];
+    tenderpool__v1__ack__init(a);
+    const Tenderpool__V1__Envelope *e = p->msg->batch->items[i];
+    const char *ref = env_ref(e);
+    a->request_ref = (char *)(tp_valid_utf8(ref, strlen(ref)) ? ref : "");
+    a->revision = env_rev(e);
+    a->status = TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
+    a->error_code = (char *)code;
+    a->detail = (char *)detail;
+    p->acks[i] = a;
+}
+
+static void fail_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w)
+{
+    for (uint32_t i = 0; i < p->nitems; i++)
+        if (p->owner[i] == w)
+            own_ack(p, i, "OVERLOADED", "worker unavailable; resend later");
+    p->part_mask &= ~(1ULL << w);
+    p->parts_left--;
+}
+
+static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
+                        Tenderpool__V1__ClientMessage *m, zmq_msg_t *raw, const char *auth)
+{
+    Tenderpool__V1__Batch *b = m->batch;
+    uint32_t nw = (uint32_t)s->cfg.worker_count;
+    if (b->n_items == 0 || b->n_items > (size_t)s->cfg.max_batch_items) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "batch: %zu items; 1 to %d allowed", b->n_items,
+                 s->cfg.max_batch_items);
+        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
+                       b->n_items ? "BATCH_TOO_LARGE" : "MALFORMED", detail);
+        tenderpool__v1__client_message__free_unpacked(m, NULL);
+        return;
+    }
+    if (s->in_flight_items + (int64_t)b->n_items > s->cfg.max_in_flight || s->draining) {
+        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "OVERLOADED",
+                       s->draining ? "server shutting down; resend later"
+                                   : "too many requests in flight; resend later");
+        tenderpool__v1__client_message__free_unpacked(m, NULL);
+        return;
+    }
+    tp_pending_t *p = pending_new(s);
+    memcpy(p->client, id, idlen);
+    p->client_len = idlen;
+    p->msg = m;
+    p->nitems = (uint32_t)b->n_items;
+    p->owner = xmalloc(p->nitems);
+    p->acks = xcalloc(p->nitems, sizeof(*p->acks));
+    p->own_acks = xcalloc(p->nitems, sizeof(*p->own_acks));
+    p->parts = xcalloc(TP_MAX_WORKERS, sizeof(*p->parts));
+    s->in_flight_items += p->nitems;
+    uint32_t counts[TP_MAX_WORKERS] = {0};
+    for (uint32_t i = 0; i < p->nitems; i++) {
+        const Tenderpool__V1__Envelope *e = b->items[i];
+        const char *member = auth[0] ? auth : e->member_id;
+        p->owner[i] = (uint8_t)tp_route_worker(member, env_ref(e), nw);
+        counts[p->owner[i]]++;
+    }
+    uint32_t *idx = xmalloc(p->nitems * sizeof(uint32_t));
+    for (uint32_t w = 0; w < nw; w++) {
+        if (counts[w] == 0)
+            continue;
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < p->nitems; i++)
+            if (p->owner[i] == w)
+                idx[k++] = i;
+        tp_ipc_hdr_t h = {.magic = TP_IPC_MAGIC, .type = TP_IPC_BATCH, .token = p->token,
+                          .nidx = k, .flags = counts[w] == p->nitems ? TP_IPC_F_WHOLE : 0};
+        snprintf(h.auth_member, sizeof(h.auth_member), "%s", auth);
+        p->part_mask |= 1ULL << w;
+        p->parts_left++;
+        if (send_worker(s, w, &h, idx, raw) < 0)
+            fail_part(s, p, w);
+    }
+    free(idx);
+    if (p->parts_left == 0)
+        pending_complete(s, p);
+}
+
+static void route_status(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
+                         Tenderpool__V1__ClientMessage *m, zmq_msg_t *raw, const char *auth)
+{
+    const char *member = auth[0] ? auth : m->status->member_id;
+    uint32_t w = tp_route_worker(member, "", (uint32_t)s->cfg.worker_count);
+    tp_pending_t *p = pending_new(s);
+    memcpy(p->client, id, idlen);
+    p->client_len = idlen;
+    p->is_status = true;
+    p->part_mask = 1ULL << w;
+    p->parts_left = 1;
+    tp_ipc_hdr_t h = {.magic = TP_IPC_MAGIC, .type = TP_IPC_STATUS, .token = p->token};
+    snprintf(h.auth_member, sizeof(h.auth_member), "%s", auth);
+    if (send_worker(s, w, &h, NULL, raw) < 0) {
+        Tenderpool__V1__StatusReply sr = TENDERPOOL__V1__STATUS_REPLY__INIT;
+        sr.query_id = m->status->query_id;
+        sr.error_code = "OVERLOADED";
+        sr.detail = "worker unavailable; retry later";
+        Tenderpool__V1__ServerMessage sm = TENDERPOOL__V1__SERVER_MESSAGE__INIT;
+        sm.kind_case = TENDERPOOL__V1__SERVER_MESSAGE__KIND_STATUS;
+        sm.status = &sr;
+        send_server_message(s, id, idlen, &sm);
+        pending_free(s, p);
+    }
+    tenderpool__v1__client_message__free_unpacked(m, NULL);
+}
+
+static void drain_frames(void *sock)
+{
+    int more = 1;
+    size_t len = sizeof(more);
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        zmq_msg_recv(&x, sock, 0);
+        zmq_msg_close(&x);
+        len = sizeof(more);
+    }
+}
+
+void tp_route_client_message(tp_supervisor_t *s)
+{
+    zmq_msg_t idm, raw;
+    zmq_msg_init(&idm);
+    zmq_msg_init(&raw);
+    if (zmq_msg_recv(&idm, s->intake, ZMQ_DONTWAIT) < 0)
+        goto out;
+    if (!zmq_msg_more(&idm) || zmq_msg_recv(&raw, s->intake, 0) < 0)
+        goto out;
+    s->n_messages++;
+    uint8_t id[256];
+    size_t idlen = zmq_msg_size(&idm) < sizeof(id) ? zmq_msg_size(&idm) : sizeof(id);
+    memcpy(id, zmq_msg_data(&idm), idlen);
+    if (zmq_msg_more(&raw)) {
+        drain_frames(s->intake);
+        refuse_message(s, id, idlen, NULL, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
+                       "message: exactly one frame expected");
+        goto out;
+    }
+    /* curve mode: ZAP sets the authenticated member as User-Id (issue 5) */
+    const char *auth = "";
+    Tenderpool__V1__ClientMessage *m =
+        tenderpool__v1__client_message__unpack(NULL, zmq_msg_size(&raw), zmq_msg_data(&raw));
+    if (m == NULL || m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND__NOT_SET) {
+        refuse_message(s, id, idlen, NULL, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
+                       m ? "message: neither a batch nor a status query"
+                         : "message: not a decodable tenderpool.v1.ClientMessage");
+        if (m)
+            tenderpool__v1__client_message__free_unpacked(m, NULL);
+        goto out;
+    }
+    if (m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH)
+        route_batch(s, id, idlen, m, &raw, auth);
+    else
+        route_status(s, id, idlen, m, &raw, auth);
+out:
+    zmq_msg_close(&idm);
+    zmq_msg_close(&raw);
+}
+
+/* ---- answers from workers ---- */
+
+static void merge_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w, const void *buf,
+                       size_t len)
+{
+    Tenderpool__V1__BatchAck *ba = tenderpool__v1__batch_ack__unpack(NULL, len, buf);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < p->nitems; i++) {
+        if (p->owner[i] != w)
+            continue;
+        if (ba && k < ba->n_acks)
+            p->acks[i] = ba->acks[k++];
+        else
+            own_ack(p, i, "OVERLOADED", "worker answer incomplete; resend later");
+    }
+    if (ba == NULL || k != ba->n_acks)
+        tp_err("worker %u answered %zu acks for %u items", w, ba ? ba->n_acks : 0, k);
+    p->parts[w] = ba;
+}
+
+static void on_worker_answer(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h,
+                             const void *buf, size_t len)
+{
+    tp_pending_t *p = pending_find(s, h->token);
+    if (p == NULL || !(p->part_mask & (1ULL << w)))
+        return; /* answered already (the worker was declared lost) */
+    p->part_mask &= ~(1ULL << w);
+    p->parts_left--;
+    if (p->is_status || (h->flags & TP_IPC_F_WHOLE)) {
+        send_client(s, p->client, p->client_len, buf, len);
+        pending_free(s, p);
+        return;
+    }
+    merge_part(s, p, w, buf, len);
+    if (p->parts_left == 0)
+        pending_complete(s, p);
+}
+
+void tp_route_worker_message(tp_supervisor_t *s)
+{
+    zmq_msg_t idm, hm, pm;
+    zmq_msg_init(&idm);
+    zmq_msg_init(&hm);
+    zmq_msg_init(&pm);
+    if (zmq_msg_recv(&idm, s->wsock, ZMQ_DONTWAIT) < 0)
+        goto out;
+    if (!zmq_msg_more(&idm) || zmq_msg_recv(&hm, s->wsock, 0) < 0)
+        goto out;
+    if (zmq_msg_more(&hm))
+        zmq_msg_recv(&pm, s->wsock, 0);
+    drain_frames(s->wsock);
+    tp_ipc_hdr_t h;
+    if (tp_ipc_hdr_check(zmq_msg_data(&hm), zmq_msg_size(&hm), &h, NULL) < 0 ||
+        h.worker >= (uint32_t)s->cfg.worker_count) {
+        tp_err("invalid message from a worker ignored");
+        goto out;
+    }
+    tp_wproc_t *wp = &s->w[h.worker];
+    wp->last_seen_ms = tp_sup_now_ms();
+    switch (h.type) {
+    case TP_IPC_HELLO:
+        if (wp->pid == (pid_t)h.pid) {
+            wp->ready = true;
+            tp_info("worker %u (pid %u) ready", h.worker, h.pid);
+        }
+        break;
+    case TP_IPC_HEARTBEAT:
+        break;
+    case TP_IPC_BATCH_ACKS:
+    case TP_IPC_STATUS_REPLY:
+        on_worker_answer(s, h.worker, &h, zmq_msg_data(&pm), zmq_msg_size(&pm));
+        break;
+    default:
+        tp_err("unexpected message type %u from worker %u", h.type, h.worker);
+    }
+out:
+    zmq_msg_close(&idm);
+    zmq_msg_close(&hm);
+    zmq_msg_close(&pm);
+}
+
+void tp_route_worker_lost(tp_supervisor_t *s, uint32_t w)
+{
+    for (int32_t i = 0; i < s->cappend; i++) {
+        tp_pending_t *p = &s->pend[i];
+        if (p->token == 0 || !(p->part_mask & (1ULL << w)))
+            continue;
+        if (p->is_status) {
+            Tenderpool__V1__StatusReply sr = TENDERPOOL__V1__STATUS_REPLY__INIT;
+            sr.error_code = "OVERLOADED";
+            sr.detail = "worker restarted; retry later";
+            Tenderpool__V1__ServerMessage sm = TENDERPOOL__V1__SERVER_MESSAGE__INIT;
+            sm.kind_case = TENDERPOOL__V1__SERVER_MESSAGE__KIND_STATUS;
+            sm.status = &sr;
+            send_server_message(s, p->client, p->client_len, &sm);
+            pending_free(s, p);
+            continue;
+        }
+        fail_part(s, p, w);
+        if (p->parts_left == 0)
+            pending_complete(s, p);
+    }
+}

@@ -1,0 +1,82 @@
+/* The supervisor process: intake socket, routing to workers, pending replies, worker lifecycle. */
+#ifndef TP_SUPERVISOR_H
+#define TP_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_config.h"
+#include "tp_ipc.h"
+
+#define TP_MAX_WORKERS 64
+
+typedef struct tp_wproc {
+    pid_t pid;             /* 0 when not running */
+    bool ready;            /* HELLO received since the last start */
+    int64_t started_ms;
+    int64_t restart_at_ms; /* when to start it again after a crash */
+    int backoff_ms;
+    int crashes;           /* crashes since the last stable run */
+    int64_t last_seen_ms;  /* last HELLO/HEARTBEAT/reply */
+} tp_wproc_t;
+
+/* A client message waiting for its workers' answers. */
+typedef struct tp_pending {
+    uint64_t token;        /* generation << 32 | slot; 0 = free */
+    uint8_t client[256];   /* the client's ROUTER routing id */
+    size_t client_len;
+    bool is_status;
+    uint32_t nitems;
+    uint32_t parts_left;   /* workers that still owe an answer */
+    uint64_t part_mask;    /* which workers owe one */
+    uint8_t *owner;        /* item -> worker */
+    Tenderpool__V1__ClientMessage *msg; /* decoded client message */
+    Tenderpool__V1__Ack *own_acks;      /* acks decided by the supervisor (dead worker, ...) */
+    Tenderpool__V1__Ack **acks;         /* item -> its ack */
+    Tenderpool__V1__BatchAck **parts;   /* decoded partial answers, per worker */
+    int32_t next_free;
+} tp_pending_t;
+
+typedef struct tp_supervisor {
+    tp_config_t cfg;
+    char config_path[512];
+    char worker_path[512];
+    char worker_endpoint[600];
+    void *zctx;
+    void *intake;  /* ROUTER, members */
+    void *wsock;   /* ROUTER, workers */
+    int sigfd;
+    bool draining;
+    int64_t drain_deadline_ms;
+    bool stopping_workers;
+    tp_wproc_t w[TP_MAX_WORKERS];
+    tp_pending_t *pend;
+    int32_t npend, cappend, free_head;
+    uint32_t gen;
+    int64_t in_flight_items;
+    uint64_t n_dropped_replies;
+    uint64_t n_messages;
+} tp_supervisor_t;
+
+int tp_supervisor_run(tp_supervisor_t *s) __attribute__((warn_unused_result));
+
+/* route.c: intake messages and worker answers */
+void tp_route_client_message(tp_supervisor_t *s);
+void tp_route_worker_message(tp_supervisor_t *s);
+/* Answer, for every pending message, the items a dead worker owed: RETRY_LATER. */
+void tp_route_worker_lost(tp_supervisor_t *s, uint32_t worker);
+int64_t tp_sup_now_ms(void);
+
+/* workerproc.c: worker processes */
+int tp_wproc_spawn(tp_supervisor_t *s, uint32_t i) __attribute__((warn_unused_result));
+/* Reap exited children; schedules restarts and fails their pending items. */
+void tp_wproc_reap(tp_supervisor_t *s);
+/* Start workers whose restart time has come. */
+void tp_wproc_restart_due(tp_supervisor_t *s);
+bool tp_wproc_all_ready(const tp_supervisor_t *s);
+int tp_wproc_running(const tp_supervisor_t *s);
+void tp_wproc_signal_all(tp_supervisor_t *s, int sig);
+
+#endif

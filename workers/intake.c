@@ -1,0 +1,458 @@
+/* Worker intake: validate envelopes, decide against the index, group-commit, ack after COMMIT. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_log.h"
+#include "tp_mem.h"
+#include "tp_worker.h"
+
+/* ---- replies ---- */
+
+static void reply_free(tp_reply_t *r)
+{
+    for (uint32_t i = 0; i < r->n; i++)
+        free(r->details[i]);
+    free(r->details);
+    free(r->acks);
+    free(r->ackp);
+    if (r->msg)
+        tenderpool__v1__client_message__free_unpacked(r->msg, NULL);
+    free(r);
+}
+
+static void reply_send(tp_worker_t *w, tp_reply_t *r)
+{
+    Tenderpool__V1__BatchAck ba = TENDERPOOL__V1__BATCH_ACK__INIT;
+    ba.batch_id = r->batch_id;
+    ba.n_acks = r->n;
+    ba.acks = r->ackp;
+    size_t len;
+    uint8_t *buf;
+    if (r->flags & TP_IPC_F_WHOLE) {
+        Tenderpool__V1__ServerMessage sm = TENDERPOOL__V1__SERVER_MESSAGE__INIT;
+        sm.kind_case = TENDERPOOL__V1__SERVER_MESSAGE__KIND_BATCH_ACK;
+        sm.batch_ack = &ba;
+        len = tenderpool__v1__server_message__get_packed_size(&sm);
+        buf = xmalloc(len);
+        tenderpool__v1__server_message__pack(&sm, buf);
+    } else {
+        len = tenderpool__v1__batch_ack__get_packed_size(&ba);
+        buf = xmalloc(len);
+        tenderpool__v1__batch_ack__pack(&ba, buf);
+    }
+    tp_worker_send(w, TP_IPC_BATCH_ACKS, r->token, r->flags, buf, len);
+    free(buf);
+    reply_free(r);
+}
+
+/* Decide one ack; sends the reply once every ack is decided. */
+static void reply_set(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
+                      Tenderpool__V1__Status status, const char *code, const char *detail,
+                      const char *round_id, uint64_t seq)
+{
+    Tenderpool__V1__Ack *a = &r->acks[slot];
+    a->status = status;
+    a->error_code = (char *)(code ? code : "");
+    if (detail && *detail) {
+        r->details[slot] = xstrdup(detail);
+        a->detail = r->details[slot];
+    }
+    a->round_id = (char *)(round_id ? round_id : "");
+    a->server_seq = seq;
+    if (--r->pending == 0)
+        reply_send(w, r);
+}
+
+static tp_reply_t *reply_new(const tp_ipc_hdr_t *hdr, uint32_t n)
+{
+    tp_reply_t *r = xcalloc(1, sizeof(*r));
+    r->token = hdr->token;
+    r->flags = hdr->flags;
+    r->n = r->pending = n;
+    r->acks = xcalloc(n, sizeof(*r->acks));
+    r->ackp = xcalloc(n, sizeof(*r->ackp));
+    r->details = xcalloc(n, sizeof(*r->details));
+    for (uint32_t i = 0; i < n; i++) {
+        tenderpool__v1__ack__init(&r->acks[i]);
+        r->ackp[i] = &r->acks[i];
+    }
+    return r;
+}
+
+/* ---- content hash: the envelope's operation and every field, as sent ---- */
+
+static uint64_t hash_field(uint64_t h, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    h = tp_fnv1a(h, &n, sizeof(n));
+    return tp_fnv1a(h, s ? s : "", n);
+}
+
+static uint64_t content_hash(const Tenderpool__V1__Envelope *env, const tp_request_t *q)
+{
+    uint64_t h = tp_fnv1a(TP_FNV_INIT, &q->op, sizeof(q->op));
+    h = tp_fnv1a(h, &q->revision, sizeof(q->revision));
+    if (q->op == TP_OP_CANCEL)
+        return hash_field(h, env->cancel->reason) & INT64_MAX;
+    const Tenderpool__V1__PurchaseRequest *p = q->op == TP_OP_SUBMIT ? env->submit : env->amend;
+    const char *f[] = {p->cpv,      p->item_key,      p->description, p->quantity,
+                       p->unit,     p->need_by,       p->delivery_zone, p->currency,
+                       p->max_unit_price};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        h = hash_field(h, f[i]);
+    return h & INT64_MAX; /* stored as bigint */
+}
+
+/* ---- deciding against the index (provisional state included) ---- */
+
+static tp_outcome_t decide(const tp_reqent_t *e, const tp_item_t *it)
+{
+    const tp_request_t *q = &it->req;
+    bool same = e && e->revision == q->revision && e->content_hash == it->content_hash;
+    if (e == NULL || e->revision == 0)
+        return q->op == TP_OP_SUBMIT ? TP_OUT_WRITE : TP_OUT_UNKNOWN_REQUEST;
+    if (same)
+        return TP_OUT_DUPLICATE;
+    if (q->op == TP_OP_SUBMIT || e->op == TP_OP_CANCEL || q->revision <= e->revision)
+        return TP_OUT_STALE;
+    return TP_OUT_WRITE;
+}
+
+static tp_item_t *group_add(tp_group_t *g)
+{
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 1024;
+        g->items = xrealloc(g->items, g->cap * sizeof(*g->items));
+    }
+    tp_item_t *it = &g->items[g->n++];
+    memset(it, 0, sizeof(*it));
+    return it;
+}
+
+static void refresh_round(tp_worker_t *w, time_t now)
+{
+    if (w->round.id[0] && now >= w->round.opens_at && now < w->round.closes_at)
+        return;
+    if (tp_calendar_round_at(&w->cal, now, &w->round) < 0)
+        tp_fatal("cannot compute the round at %lld", (long long)now);
+    w->round_idx = tp_reqindex_round(w->ix, w->round.id);
+}
+
+/* Returns -1 (and answers the item) when no server_seq can be had. */
+static int apply_write(tp_worker_t *w, tp_item_t *it, tp_reqent_t *e)
+{
+    if (tp_store_next_seq(&w->store, &it->server_seq) < 0)
+        return -1;
+    it->prev_seq = e->server_seq;
+    it->prev_hash = e->content_hash;
+    it->prev_revision = e->revision;
+    it->prev_round = e->round;
+    it->prev_op = e->op;
+    e->server_seq = it->server_seq;
+    e->content_hash = it->content_hash;
+    e->revision = it->req.revision;
+    e->round = w->round_idx;
+    e->op = (uint8_t)it->req.op;
+    it->round = w->round_idx;
+    w->groups[w->building].writes++;
+    return 0;
+}
+
+static void accept_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
+                        const Tenderpool__V1__Envelope *env, const tp_request_t *q)
+{
+    tp_group_t *g = &w->groups[w->building];
+    tp_item_t *it = group_add(g);
+    it->reply = r;
+    it->slot = slot;
+    it->req = *q;
+    it->member = tp_reqindex_member(w->ix, q->member_id);
+    it->content_hash = content_hash(env, q);
+    tp_reqent_t *e = tp_reqindex_find(w->ix, it->member, q->request_ref);
+    it->outcome = decide(e, it);
+    if (it->outcome == TP_OUT_WRITE) {
+        if (e == NULL)
+            e = tp_reqindex_upsert(w->ix, it->member, q->request_ref);
+        if (apply_write(w, it, e) < 0) {
+            g->n--;
+            tp_warn("member %s ref %s: no server_seq: %s", q->member_id, q->request_ref,
+                    w->store.last_error);
+            reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "DB_UNAVAILABLE",
+                      "database unavailable", NULL, 0);
+        }
+    } else if (it->outcome == TP_OUT_DUPLICATE) {
+        it->server_seq = e->server_seq;
+        it->round = e->round;
+    }
+}
+
+static void reject_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot, const tp_reject_t *rej,
+                        const Tenderpool__V1__Envelope *env)
+{
+    const char *member = env->member_id && tp_valid_utf8(env->member_id, strlen(env->member_id))
+                             ? env->member_id
+                             : "?";
+    tp_info("member %s ref %s rejected %s: %s", member,
+            r->acks[slot].request_ref[0] ? r->acks[slot].request_ref : "?", rej->code,
+            rej->detail);
+    reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED, rej->code, rej->detail, NULL,
+              0);
+}
+
+static void echo_ref(Tenderpool__V1__Ack *a, const Tenderpool__V1__Envelope *env)
+{
+    const char *ref = "";
+    uint32_t rev = 0;
+    if (env->body_case == TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT && env->submit) {
+        ref = env->submit->request_ref;
+        rev = env->submit->revision;
+    } else if (env->body_case == TENDERPOOL__V1__ENVELOPE__BODY_AMEND && env->amend) {
+        ref = env->amend->request_ref;
+        rev = env->amend->revision;
+    } else if (env->body_case == TENDERPOOL__V1__ENVELOPE__BODY_CANCEL && env->cancel) {
+        ref = env->cancel->request_ref;
+        rev = env->cancel->revision;
+    }
+    a->request_ref = (char *)(ref && tp_valid_utf8(ref, strlen(ref)) ? ref : "");
+    a->revision = rev;
+}
+
+static void fill_validate_ctx(tp_worker_t *w, const tp_ipc_hdr_t *hdr, time_t now,
+                              tp_validate_ctx_t *vc)
+{
+    memset(vc, 0, sizeof(*vc));
+    vc->cpv = tp_cpv_set_count(w->cpv) ? w->cpv : NULL;
+    tp_calendar_local_date(&w->cal, now, &vc->today_y, &vc->today_m, &vc->today_d);
+    vc->member_required = w->cfg.security_mode == TP_SECURITY_NONE;
+    vc->auth_member = hdr->auth_member[0] ? hdr->auth_member : NULL;
+}
+
+void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint32_t *idx,
+                            const void *payload, size_t len)
+{
+    tp_reply_t *r = reply_new(hdr, hdr->nidx);
+    r->msg = tenderpool__v1__client_message__unpack(NULL, len, payload);
+    const Tenderpool__V1__Batch *b =
+        r->msg && r->msg->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH ? r->msg->batch
+                                                                                 : NULL;
+    if (b == NULL) { /* the supervisor checked it: a broken invariant, answered anyway */
+        tp_err("supervisor sent an undecodable batch (token %llu)",
+               (unsigned long long)hdr->token);
+        for (uint32_t i = 0; i < r->n && r->pending; i++)
+            reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
+                      "undecodable message", NULL, 0);
+        if (r->n == 0)
+            reply_send(w, r);
+        return;
+    }
+    r->batch_id = b->batch_id;
+    time_t now = time(NULL);
+    refresh_round(w, now);
+    tp_validate_ctx_t vc;
+    fill_validate_ctx(w, hdr, now, &vc);
+    bool db_up = tp_store_up(&w->store);
+    uint32_t n = r->n;
+    for (uint32_t i = 0; i < n; i++) {
+        if (idx[i] >= b->n_items) {
+            reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
+                      "item index out of range", NULL, 0);
+            continue;
+        }
+        const Tenderpool__V1__Envelope *env = b->items[idx[i]];
+        echo_ref(&r->acks[i], env);
+        tp_request_t q;
+        tp_reject_t rej;
+        if (tp_validate_envelope(&vc, env, &q, &rej) < 0)
+            reject_item(w, r, i, &rej, env);
+        else if (!db_up)
+            reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "DB_UNAVAILABLE",
+                      "database unavailable; resend later", NULL, 0);
+        else
+            accept_item(w, r, i, env, &q);
+    }
+    if (n == 0)
+        reply_send(w, r);
+    tp_worker_maybe_commit(w);
+}
+
+/* ---- group commit ---- */
+
+static void encode_item(tp_copybuf_t *b, const tp_worker_t *w, const tp_item_t *it, int64_t now_us)
+{
+    const tp_request_t *q = &it->req;
+    tp_copybuf_row(b, 19);
+    tp_copybuf_text(b, q->member_id);
+    tp_copybuf_text(b, q->request_ref);
+    tp_copybuf_int4(b, (int32_t)q->revision);
+    tp_copybuf_int2(b, (int16_t)q->op);
+    tp_copybuf_int8(b, (int64_t)it->server_seq);
+    tp_copybuf_text(b, tp_reqindex_round_name(w->ix, it->round));
+    tp_copybuf_timestamptz(b, now_us);
+    tp_copybuf_int8(b, (int64_t)it->content_hash);
+    if (q->op == TP_OP_CANCEL) {
+        for (int i = 0; i < 10; i++)
+            tp_copybuf_null(b);
+        tp_copybuf_text(b, q->reason ? q->reason : "");
+        return;
+    }
+    tp_copybuf_text(b, q->cpv);
+    tp_copybuf_text(b, q->item_key);
+    tp_copybuf_text(b, q->description ? q->description : "");
+    tp_copybuf_numeric(b, &q->quantity);
+    tp_copybuf_text(b, q->unit->code);
+    tp_copybuf_numeric(b, &q->base_quantity);
+    tp_copybuf_date(b, tp_days_from_civil(q->need_by_y, q->need_by_m, q->need_by_d));
+    tp_copybuf_text(b, q->delivery_zone);
+    tp_copybuf_text(b, q->currency);
+    if (q->has_max_price)
+        tp_copybuf_numeric(b, &q->max_unit_price);
+    else
+        tp_copybuf_null(b);
+    tp_copybuf_null(b);
+}
+
+/* Every round a write refers to must have its row before the rows that name it. */
+static int ensure_rounds(tp_worker_t *w, tp_group_t *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        const tp_item_t *it = &g->items[i];
+        if (it->outcome != TP_OUT_WRITE)
+            continue;
+        const char *rid = tp_reqindex_round_name(w->ix, it->round);
+        if (strcmp(rid, w->ensured_round) == 0)
+            continue;
+        tp_round_span_t span;
+        if (strcmp(rid, w->round.id) == 0)
+            span = w->round;
+        else if (tp_calendar_round_at(&w->cal, w->round.opens_at - 1, &span) < 0 ||
+                 strcmp(span.id, rid) != 0)
+            continue; /* an older round: its row was ensured when it was current */
+        if (tp_store_ensure_round(&w->store, &span) < 0)
+            return -1;
+        snprintf(w->ensured_round, sizeof(w->ensured_round), "%s", rid);
+    }
+    return 0;
+}
+
+static void resolve_ok(tp_worker_t *w, tp_item_t *it)
+{
+    const char *rid = tp_reqindex_round_name(w->ix, it->round);
+    switch (it->outcome) {
+    case TP_OUT_WRITE:
+        w->n_accepted++;
+        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, NULL, NULL,
+                  rid, it->server_seq);
+        break;
+    case TP_OUT_DUPLICATE:
+        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE, NULL, NULL,
+                  rid, it->server_seq);
+        break;
+    case TP_OUT_STALE:
+        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_STALE, NULL,
+                  "request_ref: the stored revision is equal or higher, or cancelled", NULL, 0);
+        break;
+    case TP_OUT_UNKNOWN_REQUEST:
+        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
+                  "UNKNOWN_REQUEST", "request_ref: no stored request with this ref", NULL, 0);
+        break;
+    }
+}
+
+static void group_reset(tp_group_t *g)
+{
+    g->n = 0;
+    g->writes = 0;
+}
+
+static void group_resolve_ok(tp_worker_t *w, tp_group_t *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        resolve_ok(w, &g->items[i]);
+    group_reset(g);
+}
+
+void tp_worker_maybe_commit(tp_worker_t *w)
+{
+    tp_group_t *g = &w->groups[w->building];
+    if (w->committing || g->n == 0)
+        return;
+    if (g->writes == 0) { /* nothing to store: every answer is already final */
+        group_resolve_ok(w, g);
+        return;
+    }
+    if (ensure_rounds(w, g) < 0) {
+        tp_warn("cannot record the open round: %s", w->store.last_error);
+        tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
+        return;
+    }
+    int64_t now_us = tp_now_ms() * 1000;
+    tp_copybuf_reset(&g->buf);
+    for (size_t i = 0; i < g->n; i++)
+        if (g->items[i].outcome == TP_OUT_WRITE)
+            encode_item(&g->buf, w, &g->items[i], now_us);
+    tp_copybuf_finish(&g->buf);
+    if (tp_store_commit_begin(&w->store, &g->buf) < 0) {
+        tp_warn("cannot start a commit: %s", w->store.last_error);
+        tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
+        return;
+    }
+    w->committing = true;
+    w->commit_started_ms = tp_now_ms();
+    w->building = !w->building;
+}
+
+static void undo_group(tp_worker_t *w, tp_group_t *g)
+{
+    for (size_t i = g->n; i-- > 0;) {
+        tp_item_t *it = &g->items[i];
+        if (it->outcome != TP_OUT_WRITE)
+            continue;
+        tp_reqent_t *e = tp_reqindex_find(w->ix, it->member, it->req.request_ref);
+        if (e == NULL)
+            continue;
+        e->server_seq = it->prev_seq;
+        e->content_hash = it->prev_hash;
+        e->revision = it->prev_revision;
+        e->round = it->prev_round;
+        e->op = it->prev_op;
+    }
+}
+
+static void fail_group(tp_worker_t *w, tp_group_t *g, const char *code, const char *detail)
+{
+    for (size_t i = 0; i < g->n; i++)
+        reply_set(w, g->items[i].reply, g->items[i].slot,
+                  TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, code, detail, NULL, 0);
+    group_reset(g);
+}
+
+void tp_worker_fail_all(tp_worker_t *w, const char *code, const char *detail)
+{
+    tp_group_t *building = &w->groups[w->building];
+    tp_group_t *running = &w->groups[!w->building];
+    /* newest first: the building group was decided on top of the running one */
+    undo_group(w, building);
+    if (w->committing)
+        undo_group(w, running);
+    fail_group(w, building, code, detail);
+    if (w->committing)
+        fail_group(w, running, code, detail);
+    w->committing = false;
+}
+
+void tp_worker_commit_done(tp_worker_t *w, tp_commit_result_t res)
+{
+    tp_group_t *running = &w->groups[!w->building];
+    if (res == TP_COMMIT_OK) {
+        w->committing = false;
+        w->n_commits++;
+        tp_debug("committed %zu rows in %lld ms", running->writes,
+                 (long long)(tp_now_ms() - w->commit_started_ms));
+        group_resolve_ok(w, running);
+        tp_worker_maybe_commit(w);
+        return;
+    }
+    tp_warn("group commit of %zu rows failed: %s", running->writes, w->store.last_error);
+    tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
+}

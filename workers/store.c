@@ -1,0 +1,450 @@
+/* Worker storage: state load from the history, server_seq blocks, and group commits via COPY. */
+#include <arpa/inet.h>
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_ipc.h"
+#include "tp_log.h"
+#include "tp_mem.h"
+#include "tp_pg.h"
+#include "tp_store.h"
+
+#define TP_SEQ_BLOCK 65536
+
+static const char tp_copy_sql[] =
+    "COPY tenderpool.revision (member_id, request_ref, revision, op, server_seq, round_id, "
+    "accepted_at, content_hash, cpv, item_key, description, quantity, unit, base_quantity, "
+    "need_by, delivery_zone, currency, max_unit_price, cancel_reason) FROM STDIN (FORMAT binary)";
+
+/* ---- COPY BINARY encoding ---- */
+
+static void cb_reserve(tp_copybuf_t *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + n)
+        cap *= 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+static void cb_put(tp_copybuf_t *b, const void *p, size_t n)
+{
+    cb_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void cb_u16(tp_copybuf_t *b, uint16_t v)
+{
+    v = htons(v);
+    cb_put(b, &v, 2);
+}
+
+static void cb_u32(tp_copybuf_t *b, uint32_t v)
+{
+    v = htonl(v);
+    cb_put(b, &v, 4);
+}
+
+static void cb_u64(tp_copybuf_t *b, uint64_t v)
+{
+    v = htobe64(v);
+    cb_put(b, &v, 8);
+}
+
+void tp_copybuf_reset(tp_copybuf_t *b)
+{
+    static const char sig[11] = "PGCOPY\n\377\r\n\0";
+    b->len = 0;
+    b->rows = 0;
+    cb_put(b, sig, 11);
+    cb_u32(b, 0); /* flags */
+    cb_u32(b, 0); /* header extension length */
+}
+
+void tp_copybuf_free(tp_copybuf_t *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+void tp_copybuf_row(tp_copybuf_t *b, int16_t nfields)
+{
+    cb_u16(b, (uint16_t)nfields);
+    b->rows++;
+}
+
+void tp_copybuf_null(tp_copybuf_t *b)
+{
+    cb_u32(b, 0xffffffffu);
+}
+
+void tp_copybuf_text(tp_copybuf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    cb_u32(b, (uint32_t)n);
+    cb_put(b, s, n);
+}
+
+void tp_copybuf_int2(tp_copybuf_t *b, int16_t v)
+{
+    cb_u32(b, 2);
+    cb_u16(b, (uint16_t)v);
+}
+
+void tp_copybuf_int4(tp_copybuf_t *b, int32_t v)
+{
+    cb_u32(b, 4);
+    cb_u32(b, (uint32_t)v);
+}
+
+void tp_copybuf_int8(tp_copybuf_t *b, int64_t v)
+{
+    cb_u32(b, 8);
+    cb_u64(b, (uint64_t)v);
+}
+
+/* PostgreSQL's binary numeric: base-10000 digits, weight of the first, sign, display scale. */
+void tp_copybuf_numeric(tp_copybuf_t *b, const tp_dec_t *d)
+{
+    char txt[TP_DEC_STR_MAX];
+    tp_dec_t v = *d;
+    tp_dec_normalize(&v);
+    tp_dec_format(&v, txt, sizeof(txt));
+    const char *p = txt;
+    int neg = (*p == '-');
+    if (neg)
+        p++;
+    const char *dot = strchr(p, '.');
+    size_t ilen = dot ? (size_t)(dot - p) : strlen(p);
+    const char *frac = dot ? dot + 1 : "";
+    size_t flen = strlen(frac);
+    /* integer digits padded on the left, fraction digits on the right, to groups of 4 */
+    char digits[2 * TP_DEC_STR_MAX];
+    size_t ipad = (4 - ilen % 4) % 4, fpad = (4 - flen % 4) % 4, n = 0;
+    memset(digits, '0', ipad);
+    n = ipad;
+    memcpy(digits + n, p, ilen);
+    n += ilen;
+    memcpy(digits + n, frac, flen);
+    n += flen;
+    memset(digits + n, '0', fpad);
+    n += fpad;
+    int ngroups = (int)(n / 4), igroups = (int)((ipad + ilen) / 4);
+    int16_t groups[TP_DEC_STR_MAX];
+    for (int g = 0; g < ngroups; g++)
+        groups[g] = (int16_t)((digits[4 * g] - '0') * 1000 + (digits[4 * g + 1] - '0') * 100 +
+                              (digits[4 * g + 2] - '0') * 10 + (digits[4 * g + 3] - '0'));
+    int first = 0, last = ngroups - 1;
+    while (first <= last && groups[first] == 0)
+        first++;
+    while (last >= first && groups[last] == 0)
+        last--;
+    int nd = last >= first ? last - first + 1 : 0;
+    int16_t weight = (int16_t)(nd ? igroups - 1 - first : 0);
+    cb_u32(b, (uint32_t)(8 + 2 * nd));
+    cb_u16(b, (uint16_t)nd);
+    cb_u16(b, (uint16_t)weight);
+    cb_u16(b, (uint16_t)(neg && nd ? 0x4000 : 0x0000));
+    cb_u16(b, (uint16_t)v.scale);
+    for (int g = first; g <= last; g++)
+        cb_u16(b, (uint16_t)groups[g]);
+}
+
+#define TP_PG_EPOCH_DAYS 10957L /* 1970-01-01 to 2000-01-01 */
+
+void tp_copybuf_date(tp_copybuf_t *b, long days_since_1970)
+{
+    tp_copybuf_int4(b, (int32_t)(days_since_1970 - TP_PG_EPOCH_DAYS));
+}
+
+void tp_copybuf_timestamptz(tp_copybuf_t *b, int64_t usec_since_1970)
+{
+    tp_copybuf_int8(b, usec_since_1970 - (int64_t)TP_PG_EPOCH_DAYS * 86400 * 1000000);
+}
+
+void tp_copybuf_finish(tp_copybuf_t *b)
+{
+    cb_u16(b, 0xffff);
+}
+
+/* ---- connections ---- */
+
+int tp_store_connect(tp_store_t *st, const char *dsn, const char *app, char *err, size_t errlen)
+{
+    tp_store_disconnect(st);
+    snprintf(st->dsn, sizeof(st->dsn), "%s", dsn);
+    /* acks promise durability: never trust the server's default for synchronous_commit */
+    const char *keys[] = {"dbname", "application_name", "options", NULL};
+    const char *vals[] = {dsn, app, "-c synchronous_commit=on -c client_min_messages=warning",
+                          NULL};
+    PGconn *c[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = PQconnectdbParams(keys, vals, 1);
+        if (PQstatus(c[i]) != CONNECTION_OK) {
+            snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(c[i]));
+            err[strcspn(err, "\n")] = '\0';
+            PQfinish(c[i]);
+            if (i == 1)
+                PQfinish(c[0]);
+            return -1;
+        }
+    }
+    st->wconn = c[0];
+    st->qconn = c[1];
+    if (PQsetnonblocking(st->wconn, 1) != 0) {
+        snprintf(err, errlen, "cannot make the writer connection non-blocking");
+        tp_store_disconnect(st);
+        return -1;
+    }
+    st->cstate = TP_COMMIT_IDLE;
+    return 0;
+}
+
+void tp_store_disconnect(tp_store_t *st)
+{
+    if (st->wconn)
+        PQfinish(st->wconn);
+    if (st->qconn)
+        PQfinish(st->qconn);
+    st->wconn = st->qconn = NULL;
+    st->cstate = TP_COMMIT_IDLE;
+    st->seq_next = st->seq_end = 0; /* a new connection takes a new block */
+}
+
+bool tp_store_up(const tp_store_t *st)
+{
+    return st->wconn != NULL;
+}
+
+int tp_store_fd(const tp_store_t *st)
+{
+    return st->wconn ? PQsocket(st->wconn) : -1;
+}
+
+bool tp_store_wants_write(const tp_store_t *st)
+{
+    return st->cstate == TP_COMMIT_SENDING;
+}
+
+int tp_store_check_schema(tp_store_t *st, char *err, size_t errlen)
+{
+    PGresult *r = tp_pg_query(st->qconn, "schema check", err, errlen,
+                              "SELECT to_regclass('tenderpool.revision') IS NOT NULL", 0, NULL);
+    if (r == NULL)
+        return -1;
+    int ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!ok) {
+        snprintf(err, errlen, "schema tenderpool is not migrated: run 'tenderpool migrate -c FILE'");
+        return -1;
+    }
+    return 0;
+}
+
+int tp_store_next_seq(tp_store_t *st, uint64_t *out)
+{
+    if (st->seq_next == st->seq_end) {
+        char err[512];
+        PGresult *r = tp_pg_query(st->qconn, "server_seq block", err, sizeof(err),
+                                  "SELECT nextval('tenderpool.seq_block')", 0, NULL);
+        if (r == NULL) {
+            snprintf(st->last_error, sizeof(st->last_error), "%s", err);
+            return -1;
+        }
+        uint64_t block = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        st->seq_next = block * TP_SEQ_BLOCK;
+        st->seq_end = st->seq_next + TP_SEQ_BLOCK;
+    }
+    *out = st->seq_next++;
+    return 0;
+}
+
+int tp_store_ensure_round(tp_store_t *st, const tp_round_span_t *rs)
+{
+    char opens[32], closes[32];
+    snprintf(opens, sizeof(opens), "%lld", (long long)rs->opens_at);
+    snprintf(closes, sizeof(closes), "%lld", (long long)rs->closes_at);
+    const char *params[] = {rs->id, opens, closes};
+    return tp_pg_exec(st->qconn, "open round", st->last_error, sizeof(st->last_error),
+                      "INSERT INTO tenderpool.round (round_id, opens_at, closes_at) "
+                      "VALUES ($1, to_timestamp($2::bigint), to_timestamp($3::bigint)) "
+                      "ON CONFLICT (round_id) DO NOTHING",
+                      3, params);
+}
+
+int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errlen)
+{
+    PGresult *r = tp_pg_query(st->qconn, "load CPV codes", err, errlen,
+                              "SELECT code FROM tenderpool.cpv_code", 0, NULL);
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (tp_cpv_set_add(set, PQgetvalue(r, i, 0)) < 0)
+            tp_warn("ignoring malformed stored CPV code '%s'", PQgetvalue(r, i, 0));
+    PQclear(r);
+    tp_cpv_set_seal(set);
+    return 0;
+}
+
+/* One COPY OUT line: member \t ref \t revision \t op \t server_seq \t content_hash \t round */
+static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nworkers)
+{
+    char *f[7];
+    int n = 0;
+    for (char *p = line; n < 7; n++) {
+        f[n] = p;
+        p = strchr(p, '\t');
+        if (p == NULL) {
+            n++;
+            break;
+        }
+        *p++ = '\0';
+    }
+    if (n != 7)
+        return -1;
+    f[6][strcspn(f[6], "\n")] = '\0';
+    if (tp_route_worker(f[0], f[1], nworkers) != worker)
+        return 0;
+    tp_reqent_t *e = tp_reqindex_upsert(ix, tp_reqindex_member(ix, f[0]), f[1]);
+    e->revision = (uint32_t)strtoul(f[2], NULL, 10);
+    e->op = (uint8_t)atoi(f[3]);
+    e->server_seq = strtoull(f[4], NULL, 10);
+    e->content_hash = (uint64_t)strtoll(f[5], NULL, 10);
+    e->round = tp_reqindex_round(ix, f[6]);
+    return 0;
+}
+
+int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint32_t nworkers,
+                        char *err, size_t errlen)
+{
+    /* Identifiers are [A-Za-z0-9._:/-]: COPY text needs no unescaping. */
+    PGresult *r = PQexec(st->qconn,
+                         "COPY (SELECT DISTINCT ON (member_id, request_ref) member_id, "
+                         "request_ref, revision, op, server_seq, content_hash, round_id "
+                         "FROM tenderpool.revision ORDER BY member_id, request_ref, revision DESC)"
+                         " TO STDOUT");
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        tp_pg_error(r, st->qconn, "load request state", err, errlen);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    char *buf;
+    int len, bad = 0;
+    while ((len = PQgetCopyData(st->qconn, &buf, 0)) > 0) {
+        if (load_line(ix, buf, worker, nworkers) < 0)
+            bad++;
+        PQfreemem(buf);
+    }
+    r = PQgetResult(st->qconn);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        tp_pg_error(r, st->qconn, "load request state", err, errlen);
+    PQclear(r);
+    while ((r = PQgetResult(st->qconn)) != NULL)
+        PQclear(r);
+    if (bad)
+        tp_warn("load request state: %d unreadable rows ignored", bad);
+    return ok ? 0 : -1;
+}
+
+/* ---- asynchronous commit ---- */
+
+int tp_store_commit_begin(tp_store_t *st, const tp_copybuf_t *buf)
+{
+    if (st->cstate != TP_COMMIT_IDLE || st->wconn == NULL)
+        return -1;
+    if (!PQsendQuery(st->wconn, tp_copy_sql)) {
+        snprintf(st->last_error, sizeof(st->last_error), "COPY: %s", PQerrorMessage(st->wconn));
+        return -1;
+    }
+    st->cbuf = buf;
+    st->csent = 0;
+    st->cend = false;
+    st->cstate = TP_COMMIT_WAIT_COPYIN;
+    PQflush(st->wconn);
+    return 0;
+}
+
+static tp_commit_result_t commit_fail(tp_store_t *st, PGresult *r, bool lost)
+{
+    tp_pg_error(r, st->wconn, "commit", st->last_error, sizeof(st->last_error));
+    snprintf(st->last_sqlstate, sizeof(st->last_sqlstate), "%s", tp_pg_sqlstate(r));
+    if (r)
+        PQclear(r);
+    if (!lost && PQstatus(st->wconn) != CONNECTION_OK)
+        lost = true;
+    if (!lost) {
+        /* drain to idle; anything else means the protocol state is unknown */
+        PGresult *x;
+        while (!PQisBusy(st->wconn) && (x = PQgetResult(st->wconn)) != NULL)
+            PQclear(x);
+    }
+    st->cstate = TP_COMMIT_IDLE;
+    return lost ? TP_COMMIT_LOST : TP_COMMIT_FAILED;
+}
+
+static tp_commit_result_t commit_send(tp_store_t *st)
+{
+    while (st->csent < st->cbuf->len) {
+        size_t n = st->cbuf->len - st->csent;
+        if (n > 1 << 20)
+            n = 1 << 20;
+        int rc = PQputCopyData(st->wconn, st->cbuf->data + st->csent, (int)n);
+        if (rc < 0)
+            return commit_fail(st, NULL, true);
+        if (rc == 0)
+            return TP_COMMIT_PENDING;
+        st->csent += n;
+    }
+    if (!st->cend) {
+        int rc = PQputCopyEnd(st->wconn, NULL);
+        if (rc < 0)
+            return commit_fail(st, NULL, true);
+        if (rc == 0)
+            return TP_COMMIT_PENDING;
+        st->cend = true;
+    }
+    int f = PQflush(st->wconn);
+    if (f < 0)
+        return commit_fail(st, NULL, true);
+    st->cstate = f == 0 ? TP_COMMIT_WAIT_RESULT : TP_COMMIT_SENDING;
+    return TP_COMMIT_PENDING;
+}
+
+tp_commit_result_t tp_store_commit_poll(tp_store_t *st)
+{
+    if (st->wconn == NULL)
+        return TP_COMMIT_LOST;
+    if (st->cstate == TP_COMMIT_IDLE)
+        return TP_COMMIT_OK;
+    if (!PQconsumeInput(st->wconn))
+        return commit_fail(st, NULL, true);
+    if (st->cstate == TP_COMMIT_SENDING)
+        return commit_send(st);
+    if (PQisBusy(st->wconn))
+        return TP_COMMIT_PENDING;
+    PGresult *r = PQgetResult(st->wconn);
+    ExecStatusType s = PQresultStatus(r);
+    if (st->cstate == TP_COMMIT_WAIT_COPYIN) {
+        if (s != PGRES_COPY_IN)
+            return commit_fail(st, r, false);
+        PQclear(r);
+        st->cstate = TP_COMMIT_SENDING;
+        return commit_send(st);
+    }
+    /* WAIT_RESULT: the COPY's own result is its commit (autocommit, synchronous) */
+    if (s != PGRES_COMMAND_OK)
+        return commit_fail(st, r, r == NULL);
+    PQclear(r);
+    while (!PQisBusy(st->wconn) && (r = PQgetResult(st->wconn)) != NULL)
+        PQclear(r);
+    st->cstate = TP_COMMIT_IDLE;
+    return TP_COMMIT_OK;
+}

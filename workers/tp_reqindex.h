@@ -1,0 +1,40 @@
+/* In-memory index of the requests a worker owns: latest revision per (member, request_ref). */
+#ifndef TP_REQINDEX_H
+#define TP_REQINDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One entry per (member, request_ref) this worker has seen: ~48 bytes + the ref text. */
+typedef struct tp_reqent {
+    uint64_t hash;         /* of (member, ref); 0 = empty slot */
+    uint64_t server_seq;   /* of the latest stored revision */
+    uint64_t content_hash; /* of the latest stored revision's envelope */
+    char *ref;             /* owned */
+    uint32_t member;       /* interned member index */
+    uint32_t revision;     /* latest stored revision; 0 = not stored (undone) */
+    uint32_t round;        /* interned round index */
+    uint8_t op;            /* tp_op_t of the latest revision */
+} tp_reqent_t;
+
+typedef struct tp_reqindex tp_reqindex_t;
+
+tp_reqindex_t *tp_reqindex_new(void);
+void tp_reqindex_destroy(tp_reqindex_t **ix);
+
+/* Member and round interning: stable small integers for repeated strings. */
+uint32_t tp_reqindex_member(tp_reqindex_t *ix, const char *member_id);
+const char *tp_reqindex_member_name(const tp_reqindex_t *ix, uint32_t member);
+uint32_t tp_reqindex_round(tp_reqindex_t *ix, const char *round_id);
+const char *tp_reqindex_round_name(const tp_reqindex_t *ix, uint32_t round);
+
+/* Find the entry for (member, ref); NULL when absent. */
+tp_reqent_t *tp_reqindex_find(tp_reqindex_t *ix, uint32_t member, const char *ref);
+/* Find or create (revision 0 when new). The pointer stays valid until the next insert. */
+tp_reqent_t *tp_reqindex_upsert(tp_reqindex_t *ix, uint32_t member, const char *ref);
+
+size_t tp_reqindex_count(const tp_reqindex_t *ix);
+/* Bytes held by the index (table, refs, interned strings): for the memory target. */
+size_t tp_reqindex_bytes(const tp_reqindex_t *ix);
+
+#endif

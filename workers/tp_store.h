@@ -1,0 +1,97 @@
+/* Worker storage: PostgreSQL state load, server_seq blocks, and the asynchronous COPY commit. */
+#ifndef TP_STORE_H
+#define TP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "tp_calendar.h"
+#include "tp_cpv.h"
+#include "tp_decimal.h"
+#include "tp_reqindex.h"
+
+/* A COPY BINARY payload under construction. */
+typedef struct tp_copybuf {
+    char *data;
+    size_t len, cap;
+    size_t rows;
+} tp_copybuf_t;
+
+void tp_copybuf_reset(tp_copybuf_t *b); /* empty, with the COPY BINARY header */
+void tp_copybuf_free(tp_copybuf_t *b);
+void tp_copybuf_row(tp_copybuf_t *b, int16_t nfields);
+void tp_copybuf_null(tp_copybuf_t *b);
+void tp_copybuf_text(tp_copybuf_t *b, const char *s);
+void tp_copybuf_int2(tp_copybuf_t *b, int16_t v);
+void tp_copybuf_int4(tp_copybuf_t *b, int32_t v);
+void tp_copybuf_int8(tp_copybuf_t *b, int64_t v);
+void tp_copybuf_numeric(tp_copybuf_t *b, const tp_dec_t *d);
+void tp_copybuf_date(tp_copybuf_t *b, long days_since_1970);
+void tp_copybuf_timestamptz(tp_copybuf_t *b, int64_t usec_since_1970);
+void tp_copybuf_finish(tp_copybuf_t *b); /* append the trailer */
+
+typedef enum tp_commit_state {
+    TP_COMMIT_IDLE,
+    TP_COMMIT_WAIT_COPYIN, /* COPY sent, waiting for the server to accept data */
+    TP_COMMIT_SENDING,     /* data queued, flushing */
+    TP_COMMIT_WAIT_RESULT, /* copy end sent: the commit result decides */
+} tp_commit_state_t;
+
+typedef enum tp_commit_result {
+    TP_COMMIT_PENDING,  /* still running */
+    TP_COMMIT_OK,       /* committed (synchronous commit) */
+    TP_COMMIT_FAILED,   /* refused by the server: nothing stored */
+    TP_COMMIT_LOST,     /* connection broke: outcome unknown, reload before trusting state */
+} tp_commit_result_t;
+
+typedef struct tp_store {
+    PGconn *wconn; /* asynchronous writer */
+    PGconn *qconn; /* synchronous queries: seq blocks, rounds, status, state load */
+    char dsn[1024];
+    uint64_t seq_next, seq_end;
+    tp_commit_state_t cstate;
+    const tp_copybuf_t *cbuf;
+    size_t csent;
+    bool cend; /* copy end queued */
+    char last_error[512];
+    char last_sqlstate[6];
+} tp_store_t;
+
+int tp_store_connect(tp_store_t *st, const char *dsn, const char *app, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void tp_store_disconnect(tp_store_t *st);
+bool tp_store_up(const tp_store_t *st);
+/* Socket to poll (-1 when down) and whether the writer wants POLLOUT. */
+int tp_store_fd(const tp_store_t *st);
+bool tp_store_wants_write(const tp_store_t *st);
+
+/* Check that the schema is migrated (table tenderpool.revision exists). */
+int tp_store_check_schema(tp_store_t *st, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Next server_seq (takes a new block from the database when the current one is used up). */
+int tp_store_next_seq(tp_store_t *st, uint64_t *out) __attribute__((warn_unused_result));
+
+/* Make sure the round row exists (idempotent). */
+int tp_store_ensure_round(tp_store_t *st, const tp_round_span_t *r)
+    __attribute__((warn_unused_result));
+
+/* Load the imported CPV codes into set (sealed). */
+int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Rebuild ix from the stored history: the latest revision of every request this worker owns. */
+int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint32_t nworkers,
+                        char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Start committing buf (must stay alive until the commit ends). */
+int tp_store_commit_begin(tp_store_t *st, const tp_copybuf_t *buf)
+    __attribute__((warn_unused_result));
+/* Advance the commit after the socket became ready (or to check). */
+tp_commit_result_t tp_store_commit_poll(tp_store_t *st);
+
+#endif

@@ -1,0 +1,109 @@
+/* A worker process: validates its share of the intake, commits it in groups, acks after COMMIT. */
+#ifndef TP_WORKER_H
+#define TP_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_calendar.h"
+#include "tp_config.h"
+#include "tp_cpv.h"
+#include "tp_ipc.h"
+#include "tp_reqindex.h"
+#include "tp_store.h"
+#include "tp_validate.h"
+
+/* What a state-dependent item will be answered once its group commit ends. */
+typedef enum tp_outcome {
+    TP_OUT_WRITE = 1, /* a new revision: one row in the group commit */
+    TP_OUT_DUPLICATE,
+    TP_OUT_STALE,
+    TP_OUT_UNKNOWN_REQUEST,
+} tp_outcome_t;
+
+/* One IPC BATCH being answered: owns the decoded client message until the reply is sent. */
+typedef struct tp_reply {
+    uint64_t token;
+    uint32_t flags;
+    uint64_t batch_id;
+    uint32_t n;       /* acks this worker owes */
+    uint32_t pending; /* acks not decided yet */
+    Tenderpool__V1__ClientMessage *msg;
+    Tenderpool__V1__Ack *acks;
+    Tenderpool__V1__Ack **ackp;
+    char **details; /* owned detail strings (or NULL) per ack */
+} tp_reply_t;
+
+typedef struct tp_item {
+    tp_reply_t *reply;
+    uint32_t slot;
+    tp_request_t req;
+    tp_outcome_t outcome;
+    uint32_t member; /* interned */
+    uint64_t content_hash;
+    uint64_t server_seq;
+    uint32_t round;
+    /* undo record for TP_OUT_WRITE: the entry as it was before this item */
+    uint64_t prev_seq, prev_hash;
+    uint32_t prev_revision, prev_round;
+    uint8_t prev_op;
+} tp_item_t;
+
+typedef struct tp_group {
+    tp_item_t *items;
+    size_t n, cap;
+    size_t writes;
+    tp_copybuf_t buf;
+} tp_group_t;
+
+typedef struct tp_worker {
+    uint32_t index, count;
+    char config_path[512];
+    char sup_endpoint[512];
+    tp_config_t cfg;
+    tp_calendar_t cal;
+    void *zctx;
+    void *sup; /* DEALER to the supervisor */
+    int sigfd;
+    bool stopping;
+    tp_store_t store;
+    tp_reqindex_t *ix;
+    tp_cpv_set_t *cpv;
+    tp_group_t groups[2];
+    int building;   /* index of the group being filled */
+    bool committing; /* groups[!building] is being committed */
+    int64_t retry_at_ms;
+    int backoff_ms;
+    tp_round_span_t round; /* the open round */
+    uint32_t round_idx;
+    char ensured_round[TP_ROUND_ID_MAX];
+    int64_t next_heartbeat_ms;
+    int64_t next_complaint_ms;
+    int64_t commit_started_ms;
+    uint64_t n_accepted, n_commits;
+} tp_worker_t;
+
+int tp_worker_run(tp_worker_t *w) __attribute__((warn_unused_result));
+
+/* intake.c: handle one BATCH message (takes ownership of the decoded message). */
+void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint32_t *idx,
+                            const void *payload, size_t len);
+/* Start the next group commit if none runs and the building group has items. */
+void tp_worker_maybe_commit(tp_worker_t *w);
+/* The running commit ended with res. */
+void tp_worker_commit_done(tp_worker_t *w, tp_commit_result_t res);
+/* Answer every undecided item RETRY_LATER and undo its effect on the index. */
+void tp_worker_fail_all(tp_worker_t *w, const char *code, const char *detail);
+
+/* status.c: answer one StatusQuery from the committed state. */
+void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void *payload,
+                             size_t len);
+
+/* worker.c: send [header][payload] to the supervisor. */
+void tp_worker_send(tp_worker_t *w, tp_ipc_type_t type, uint64_t token, uint32_t flags,
+                    const void *payload, size_t len);
+int64_t tp_now_ms(void);
+
+#endif

@@ -1,0 +1,277 @@
+/* Worker process loop: supervisor messages, the database socket, signals and timers. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "tp_log.h"
+#include "tp_mem.h"
+#include "tp_worker.h"
+
+#define TP_MAX_GROUP_ITEMS 20000 /* stop reading while a group this large waits */
+#define TP_READ_BURST 256
+
+int64_t tp_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tp_worker_send(tp_worker_t *w, tp_ipc_type_t type, uint64_t token, uint32_t flags,
+                    const void *payload, size_t len)
+{
+    tp_ipc_hdr_t h;
+    memset(&h, 0, sizeof(h));
+    h.magic = TP_IPC_MAGIC;
+    h.type = type;
+    h.token = token;
+    h.flags = flags;
+    h.worker = w->index;
+    h.pid = (uint32_t)getpid();
+    int more = payload ? ZMQ_SNDMORE : 0;
+    if (zmq_send(w->sup, &h, sizeof(h), more) < 0 ||
+        (payload && zmq_send(w->sup, payload, len, 0) < 0))
+        tp_warn("cannot send to the supervisor: %s", zmq_strerror(errno));
+}
+
+/* One line per outage, then one every 30 s: a database down for hours must not flood the log. */
+static void db_complain(tp_worker_t *w, const char *err)
+{
+    int64_t now = tp_now_ms();
+    if (now < w->next_complaint_ms)
+        return;
+    tp_warn("database: %s (retrying with backoff)", err);
+    w->next_complaint_ms = now + 30000;
+}
+
+static int db_connect(tp_worker_t *w)
+{
+    char err[512], app[64];
+    snprintf(app, sizeof(app), "tenderpool-worker-%u", w->index);
+    if (tp_store_connect(&w->store, w->cfg.dsn, app, err, sizeof(err)) < 0 ||
+        tp_store_check_schema(&w->store, err, sizeof(err)) < 0) {
+        db_complain(w, err);
+        tp_store_disconnect(&w->store);
+        return -1;
+    }
+    tp_reqindex_destroy(&w->ix);
+    w->ix = tp_reqindex_new();
+    int64_t t0 = tp_now_ms();
+    if (tp_store_load_state(&w->store, w->ix, w->index, w->count, err, sizeof(err)) < 0) {
+        db_complain(w, err);
+        tp_store_disconnect(&w->store);
+        return -1;
+    }
+    tp_cpv_set_destroy(&w->cpv);
+    w->cpv = tp_cpv_set_new();
+    if (tp_store_load_cpv(&w->store, w->cpv, err, sizeof(err)) < 0) {
+        db_complain(w, err);
+        tp_store_disconnect(&w->store);
+        return -1;
+    }
+    if (tp_cpv_set_count(w->cpv) == 0 && w->index == 0)
+        tp_warn("no CPV list imported ('tenderpool cpv import'): only the format of CPV codes "
+                "is checked");
+    w->round.id[0] = '\0';
+    w->ensured_round[0] = '\0';
+    tp_info("database connected; %zu requests loaded in %lld ms; %zu CPV codes", 
+            tp_reqindex_count(w->ix), (long long)(tp_now_ms() - t0), tp_cpv_set_count(w->cpv));
+    return 0;
+}
+
+static void db_down(tp_worker_t *w)
+{
+    tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
+    tp_store_disconnect(&w->store);
+    w->backoff_ms = w->backoff_ms ? (w->backoff_ms * 2 > 5000 ? 5000 : w->backoff_ms * 2) : 100;
+    w->retry_at_ms = tp_now_ms() + w->backoff_ms;
+}
+
+static void db_retry(tp_worker_t *w)
+{
+    if (tp_store_up(&w->store) || tp_now_ms() < w->retry_at_ms)
+        return;
+    if (db_connect(w) == 0) {
+        w->backoff_ms = 0;
+        w->next_complaint_ms = 0;
+        return;
+    }
+    w->backoff_ms = w->backoff_ms ? (w->backoff_ms * 2 > 5000 ? 5000 : w->backoff_ms * 2) : 100;
+    w->retry_at_ms = tp_now_ms() + w->backoff_ms;
+}
+
+static void on_db_ready(tp_worker_t *w)
+{
+    if (!w->committing) {
+        /* idle connection readable: a notice or the server going away */
+        if (!PQconsumeInput(w->store.wconn) || PQstatus(w->store.wconn) != CONNECTION_OK) {
+            tp_warn("database connection lost");
+            db_down(w);
+        }
+        return;
+    }
+    tp_commit_result_t res = tp_store_commit_poll(&w->store);
+    if (res == TP_COMMIT_PENDING)
+        return;
+    if (res == TP_COMMIT_LOST) {
+        tp_warn("database connection lost during a commit: %s", w->store.last_error);
+        db_down(w); /* the state is reloaded from the database on reconnect */
+        return;
+    }
+    if (res == TP_COMMIT_FAILED && strcmp(w->store.last_sqlstate, "23505") == 0) {
+        tp_err("unique violation on commit: reloading state from the database");
+        db_down(w);
+        return;
+    }
+    tp_worker_commit_done(w, res);
+}
+
+/* One supervisor message: [header][payload?]. */
+static void on_sup_message(tp_worker_t *w)
+{
+    zmq_msg_t hm, pm;
+    zmq_msg_init(&hm);
+    zmq_msg_init(&pm);
+    if (zmq_msg_recv(&hm, w->sup, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&hm);
+        zmq_msg_close(&pm);
+        return;
+    }
+    bool has_payload = zmq_msg_more(&hm);
+    if (has_payload)
+        zmq_msg_recv(&pm, w->sup, 0);
+    while (zmq_msg_more(has_payload ? &pm : &hm)) { /* drop unexpected extra frames */
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        zmq_msg_recv(&x, w->sup, 0);
+        int more = zmq_msg_more(&x);
+        zmq_msg_close(&x);
+        if (!more)
+            break;
+    }
+    tp_ipc_hdr_t h;
+    const uint32_t *idx;
+    if (tp_ipc_hdr_check(zmq_msg_data(&hm), zmq_msg_size(&hm), &h, &idx) < 0) {
+        tp_err("invalid message from the supervisor ignored");
+    } else if (h.type == TP_IPC_BATCH) {
+        tp_worker_handle_batch(w, &h, idx, zmq_msg_data(&pm), zmq_msg_size(&pm));
+    } else if (h.type == TP_IPC_STATUS) {
+        tp_worker_handle_status(w, &h, zmq_msg_data(&pm), zmq_msg_size(&pm));
+    } else {
+        tp_err("unexpected message type %u from the supervisor", h.type);
+    }
+    zmq_msg_close(&hm);
+    zmq_msg_close(&pm);
+}
+
+static void on_signal(tp_worker_t *w)
+{
+    struct signalfd_siginfo si;
+    while (read(w->sigfd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            if (!w->stopping)
+                tp_info("stopping: finishing the running commits");
+            w->stopping = true;
+        }
+    }
+}
+
+static int setup(tp_worker_t *w)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    w->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (w->sigfd < 0)
+        return -1;
+    w->zctx = zmq_ctx_new();
+    w->sup = zmq_socket(w->zctx, ZMQ_DEALER);
+    char id[16];
+    int n = snprintf(id, sizeof(id), "w%u", w->index);
+    int hwm = 0, linger = 2000;
+    zmq_setsockopt(w->sup, ZMQ_ROUTING_ID, id, (size_t)n);
+    zmq_setsockopt(w->sup, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(w->sup, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(w->sup, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_connect(w->sup, w->sup_endpoint) < 0) {
+        tp_err("cannot connect to the supervisor at %s: %s", w->sup_endpoint, zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static bool idle(const tp_worker_t *w)
+{
+    return !w->committing && w->groups[w->building].n == 0;
+}
+
+int tp_worker_run(tp_worker_t *w)
+{
+    if (setup(w) < 0)
+        return -1;
+    while (!tp_store_up(&w->store) && !w->stopping) {
+        db_retry(w);
+        struct pollfd p = {.fd = w->sigfd, .events = POLLIN};
+        poll(&p, 1, 100);
+        if (p.revents)
+            on_signal(w);
+    }
+    if (w->stopping)
+        return 0;
+    tp_worker_send(w, TP_IPC_HELLO, 0, 0, NULL, 0);
+    w->next_heartbeat_ms = tp_now_ms() + 1000;
+    while (!(w->stopping && idle(w))) {
+        zmq_pollitem_t items[3];
+        int ndb = tp_store_fd(&w->store);
+        bool full = w->groups[w->building].n >= TP_MAX_GROUP_ITEMS;
+        items[0] = (zmq_pollitem_t){.socket = w->sup, .events = full ? 0 : ZMQ_POLLIN};
+        items[1] = (zmq_pollitem_t){.fd = w->sigfd, .events = ZMQ_POLLIN};
+        items[2] = (zmq_pollitem_t){.fd = ndb < 0 ? w->sigfd : ndb,
+                                    .events = ndb < 0 ? 0
+                                                      : ZMQ_POLLIN | (tp_store_wants_write(&w->store)
+                                                                          ? ZMQ_POLLOUT
+                                                                          : 0)};
+        long timeout = tp_store_up(&w->store) ? 1000 : 100;
+        if (zmq_poll(items, 3, timeout) < 0 && errno != EINTR) {
+            tp_err("poll: %s", zmq_strerror(errno));
+            return -1;
+        }
+        if (items[1].revents)
+            on_signal(w);
+        if (items[2].revents && tp_store_up(&w->store))
+            on_db_ready(w);
+        if (items[0].revents & ZMQ_POLLIN)
+            for (int i = 0; i < TP_READ_BURST && w->groups[w->building].n < TP_MAX_GROUP_ITEMS;
+                 i++) {
+                int ev = 0;
+                size_t evlen = sizeof(ev);
+                zmq_getsockopt(w->sup, ZMQ_EVENTS, &ev, &evlen);
+                if (!(ev & ZMQ_POLLIN))
+                    break;
+                on_sup_message(w);
+            }
+        if (tp_store_up(&w->store))
+            tp_worker_maybe_commit(w);
+        else
+            db_retry(w);
+        if (tp_now_ms() >= w->next_heartbeat_ms) {
+            tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, NULL, 0);
+            w->next_heartbeat_ms = tp_now_ms() + 1000;
+        }
+    }
+    tp_info("stopped: %llu requests accepted in %llu commits", (unsigned long long)w->n_accepted,
+            (unsigned long long)w->n_commits);
+    return 0;
+}
