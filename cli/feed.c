@@ -13,11 +13,17 @@
 /* ==== items ============================================================================= */
 
 #define FEED_OP_BIT(op) (1u << (op))
-#define FEED_OPS_ALL (FEED_OP_BIT(TP_FEED_SUBMIT) | FEED_OP_BIT(TP_FEED_AMEND) | FEED_OP_BIT(TP_FEED_CANCEL))
+#define FEED_OPS_ALL                                                                               \
+    (FEED_OP_BIT(TP_FEED_SUBMIT) | FEED_OP_BIT(TP_FEED_AMEND) | FEED_OP_BIT(TP_FEED_CANCEL))
 #define FEED_OPS_REQUEST (FEED_OP_BIT(TP_FEED_SUBMIT) | FEED_OP_BIT(TP_FEED_AMEND))
 #define FEED_OPS_CANCEL FEED_OP_BIT(TP_FEED_CANCEL)
 
-typedef enum feed_col_kind { FEED_COL_OP, FEED_COL_REVISION, FEED_COL_TEXT, FEED_COL_DECIMAL } feed_col_kind_t;
+typedef enum feed_col_kind {
+    FEED_COL_OP,
+    FEED_COL_REVISION,
+    FEED_COL_TEXT,
+    FEED_COL_DECIMAL
+} feed_col_kind_t;
 
 /* The columns (CSV) / keys (JSON lines): the SPEC's field names. */
 typedef struct feed_col {
@@ -27,8 +33,14 @@ typedef struct feed_col {
     unsigned ops;  /* operations the column applies to */
 } feed_col_t;
 
-#define FEED_TEXT(name, ops) {#name, FEED_COL_TEXT, offsetof(tp_feed_item_t, name), ops}
-#define FEED_DECIMAL(name) {#name, FEED_COL_DECIMAL, offsetof(tp_feed_item_t, name), FEED_OPS_REQUEST}
+#define FEED_TEXT(name, ops)                                                                       \
+    {                                                                                              \
+#name, FEED_COL_TEXT, offsetof(tp_feed_item_t, name), ops                                  \
+    }
+#define FEED_DECIMAL(name)                                                                         \
+    {                                                                                              \
+#name, FEED_COL_DECIMAL, offsetof(tp_feed_item_t, name), FEED_OPS_REQUEST                  \
+    }
 
 static const feed_col_t feed_cols[] = {
     {"op", FEED_COL_OP, 0, FEED_OPS_ALL},
@@ -580,8 +592,7 @@ static void feed_report_rejected(tp_feed_report_t *r, const tp_feed_item_t *item
         return;
     snprintf(line, sizeof(line), "REJECTED %s %u %s %s",
              feed_blank(item->request_ref) ? "-" : item->request_ref, item->revision,
-             feed_blank(ack->error_code) ? "-" : ack->error_code,
-             ack->detail ? ack->detail : "");
+             feed_blank(ack->error_code) ? "-" : ack->error_code, ack->detail ? ack->detail : "");
     r->rejected[r->n_rejected_lines++] = feed_printable(line);
 }
 
@@ -595,8 +606,7 @@ static void feed_report_lines(FILE *out, char *const *lines, size_t n, uint64_t 
 
 void tp_feed_report_print(const tp_feed_report_t *r, FILE *summary, FILE *details)
 {
-    feed_report_lines(details, r->unreadable, r->n_unreadable_lines,
-                      r->count[TP_FEED_UNREADABLE]);
+    feed_report_lines(details, r->unreadable, r->n_unreadable_lines, r->count[TP_FEED_UNREADABLE]);
     feed_report_lines(details, r->rejected, r->n_rejected_lines, r->count[TP_FEED_REJECTED]);
     fflush(details);
     for (int i = 0; i < TP_FEED_NRESULTS; i++)
@@ -814,8 +824,8 @@ size_t tp_feed_outbox_next_batch(tp_feed_outbox_t *ob, int64_t now_ms, uint64_t 
     return b->n;
 }
 
-static void feed_outbox_settle(tp_feed_outbox_t *ob, tp_feed_item_t *item,
-                               const tp_feed_ack_t *ack, int64_t now_ms)
+static void feed_outbox_settle(tp_feed_outbox_t *ob, tp_feed_item_t *item, const tp_feed_ack_t *ack,
+                               int64_t now_ms)
 {
     switch (ack->result) {
     case TP_FEED_RETRY_LATER: {

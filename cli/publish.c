@@ -1,4 +1,4 @@
-/* `tenderpool publish`: sends a feed to the intake over ZeroMQ; bookkeeping lives in feed.c, not here. */
+/* `tenderpool publish`: the ZeroMQ side of sending a feed; the bookkeeping is in feed.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -106,6 +106,7 @@ static int publish_parse_args(int argc, char **argv, publish_opts_t *o)
         {"window", required_argument, NULL, OPT_WINDOW},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"deadline", required_argument, NULL, OPT_DEADLINE},
+        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -114,7 +115,7 @@ static int publish_parse_args(int argc, char **argv, publish_opts_t *o)
     optind = 1;
     while (rc == 0 && (ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'c': /* read by tp_cli_load_config */
+        case 'c': /* -c / --config: read by tp_cli_load_config */
             break;
         case OPT_MEMBER:
             o->member = optarg;
@@ -137,7 +138,8 @@ static int publish_parse_args(int argc, char **argv, publish_opts_t *o)
         case 'h':
             fputs(publish_usage_text, stdout);
             exit(0);
-        default:
+        default: /* getopt has named the option */
+            publish_usage(NULL);
             return -1;
         }
     }
@@ -212,7 +214,7 @@ static int publish_secure(publish_ctx_t *c)
 
 static int publish_connect(publish_ctx_t *c)
 {
-    int hwm = (int)(c->opt.window * 4 > 1000 ? c->opt.window * 4 : 1000);
+    int hwm = (int)(c->opt.window * 4 > 1000 ? c->opt.window * 4 : 1000), one = 1;
     c->zctx = zmq_ctx_new();
     c->sock = c->zctx ? zmq_socket(c->zctx, ZMQ_DEALER) : NULL;
     if (c->sock == NULL) {
@@ -221,6 +223,9 @@ static int publish_connect(publish_ctx_t *c)
     }
     zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    /* Queue only to a live connection: while the daemon is away sends fail and batches are
+     * resent on timeout, instead of piling up stale copies in a pipe. */
+    zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
     if (publish_secure(c) < 0)
         return -1;
     if (zmq_connect(c->sock, c->endpoint) != 0) {
@@ -399,8 +404,9 @@ static void publish_add(publish_ctx_t *c, tp_feed_item_t *item)
         tp_feed_outbox_add(c->ob, item);
         return;
     }
-    snprintf(msg, sizeof(msg), "%s:%zu: item encodes to %zu bytes, above [intake] max_message_bytes",
-             c->feed_name, item->line, item->wire_bytes);
+    snprintf(msg, sizeof(msg),
+             "%s:%zu: item encodes to %zu bytes, above [intake] max_message_bytes", c->feed_name,
+             item->line, item->wire_bytes);
     tp_feed_report_unreadable(tp_feed_outbox_report(c->ob), msg);
     tp_feed_item_destroy(&item);
 }

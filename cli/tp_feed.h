@@ -1,4 +1,4 @@
-/* A publish feed: reading CSV / JSON-lines purchase requests and tracking their delivery; no sockets. */
+/* Publish feeds: reading CSV / JSON-lines requests and tracking their delivery; no sockets. */
 #ifndef TP_FEED_H
 #define TP_FEED_H
 
@@ -123,10 +123,10 @@ typedef struct tp_feed_outbox_opts {
 
 /* One server answer for one item, in tp_feed terms. */
 typedef struct tp_feed_ack {
-    tp_feed_result_t result;    /* ACCEPTED..REJECTED or RETRY_LATER */
-    const char *request_ref;    /* as echoed; NULL or "" when not echoed */
-    const char *error_code;     /* may be NULL */
-    const char *detail;         /* may be NULL */
+    tp_feed_result_t result; /* ACCEPTED..REJECTED or RETRY_LATER */
+    const char *request_ref; /* as echoed; NULL or "" when not echoed */
+    const char *error_code;  /* may be NULL */
+    const char *detail;      /* may be NULL */
 } tp_feed_ack_t;
 
 typedef struct tp_feed_outbox tp_feed_outbox_t;

@@ -1,5 +1,4 @@
-/* tenderpoold.conf: one declarative table of keys (SPEC section 6), parsed with inih; no I/O
- * beyond reading the file, no logging: errors go back to the caller as "FILE:LINE: ...". */
+/* tenderpoold.conf: a declarative key table (SPEC section 6) parsed with inih; errors returned. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,11 +41,18 @@ static const cfg_enum_name_t log_levels[] = {
     {"info", TP_LOG_INFO}, {"debug", TP_LOG_DEBUG},     {NULL, 0},
 };
 
+/* clang-format off */
 #define FIELD(f) offsetof(tp_config_t, f), sizeof(((tp_config_t *)0)->f)
-#define STR(sec, key, f, required, reload, def)                                                   \
+#define STR(sec, key, f, required, reload, def) \
     {sec, key, CFG_STR, FIELD(f), required, 0, NULL, reload, def}
-#define NUM(sec, key, type, f, lo, hi, reload, def) {sec, key, type, FIELD(f), lo, hi, NULL, reload, def}
-#define ENUM(sec, key, f, names, reload, def) {sec, key, CFG_ENUM, FIELD(f), 0, 0, names, reload, def}
+#define NUM(sec, key, type, f, lo, hi, reload, def) \
+    {sec, key, type, FIELD(f), lo, hi, NULL, reload, def}
+#define ENUM(sec, key, f, names, reload, def) \
+    {sec, key, CFG_ENUM, FIELD(f), 0, 0, names, reload, def}
+/* clang-format on */
+
+/* set_enum stores through an int pointer. */
+_Static_assert(sizeof(tp_security_mode_t) == sizeof(int), "enum fields must be int-sized");
 
 /* Every key of SPEC section 6 plus [workers] runtime_dir. The socket, process and identity
  * keys need a restart; limits, pooling, tender, batch size and log level reload on SIGHUP.
@@ -128,8 +134,7 @@ static int set_int(void *field, const cfg_key_t *k, const char *value, char *msg
     return 0;
 }
 
-static int set_int64(void *field, const cfg_key_t *k, const char *value, char *msg,
-                     size_t msglen)
+static int set_int64(void *field, const cfg_key_t *k, const char *value, char *msg, size_t msglen)
 {
     return parse_int64(k, value, (int64_t *)field, msg, msglen);
 }
@@ -186,9 +191,9 @@ typedef struct cfg_parse {
     tp_config_t *cfg;
     const char *path;
     FILE *fp;
-    int line;               /* number of the line last handed to inih */
+    int line;                /* number of the line last handed to inih */
     int key_line[CFG_NKEYS]; /* where each key was set, 0 when not in the file */
-    int err_line;           /* first error's line, 0 when none */
+    int err_line;            /* first error's line, 0 when none */
     char *err;
     size_t errlen;
 } cfg_parse_t;
@@ -246,7 +251,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
     const cfg_key_t *k = find_key(section, name);
     if (k == NULL) {
         cfg_error(p, p->line, what, "%s",
-                  section[0] == '\0'     ? "key before any [section]"
+                  section[0] == '\0'       ? "key before any [section]"
                   : known_section(section) ? "unknown key"
                                            : "unknown section");
         return 1;
@@ -397,8 +402,8 @@ void tp_config_restart_needed(const tp_config_t *old, const tp_config_t *new_cfg
         const cfg_key_t *k = &cfg_keys[i];
         if (k->reloadable || !key_changed(k, old, new_cfg))
             continue;
-        int n = snprintf(out + used, outlen - used, "%s%s.%s", used ? ", " : "", k->section,
-                         k->key);
+        int n =
+            snprintf(out + used, outlen - used, "%s%s.%s", used ? ", " : "", k->section, k->key);
         if (n < 0 || (size_t)n >= outlen - used)
             return; /* truncated: the start of the list is kept */
         used += (size_t)n;

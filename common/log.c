@@ -23,8 +23,8 @@ static const struct {
     const char *name;
     int prio;
 } log_level_names[] = {
-    {"err", TP_LOG_ERR},         {"warning", TP_LOG_WARNING}, {"notice", TP_LOG_NOTICE},
-    {"info", TP_LOG_INFO},       {"debug", TP_LOG_DEBUG},
+    {"err", TP_LOG_ERR},   {"warning", TP_LOG_WARNING}, {"notice", TP_LOG_NOTICE},
+    {"info", TP_LOG_INFO}, {"debug", TP_LOG_DEBUG},
 };
 
 static int clamp_level(int level)

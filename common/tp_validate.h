@@ -21,8 +21,8 @@ typedef struct tp_request {
     const char *request_ref;
     uint32_t revision;
     /* submit/amend only: */
-    const char *cpv;        /* 8 digits, check digit stripped (points into cpv_buf) */
-    char cpv_buf[9];
+    char cpv[9];            /* 8 digits, check digit stripped (held inline: the struct is
+                               copied into commit groups, so it must not point into itself) */
     const char *item_key;
     const char *description;
     tp_dec_t quantity;      /* in `unit` */

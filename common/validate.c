@@ -223,11 +223,10 @@ static int check_token(const token_rule_t *r, const char *s, tp_reject_t *rej)
     char q[QUOTE_BUF];
     size_t n = strlen(s);
     if (n == 0)
-        return reject(rej, CODE_INVALID_FIELD, "%s: is required (1-%zu characters of %s)",
-                      r->field, r->max, r->charset);
+        return reject(rej, CODE_INVALID_FIELD, "%s: is required (1-%zu characters of %s)", r->field,
+                      r->max, r->charset);
     if (n > r->max)
-        return reject(rej, CODE_INVALID_FIELD, "%s: longer than %zu characters", r->field,
-                      r->max);
+        return reject(rej, CODE_INVALID_FIELD, "%s: longer than %zu characters", r->field, r->max);
     if (!token_chars_ok(r, s))
         return reject(rej, CODE_INVALID_FIELD, "%s: '%s' has characters outside %s", r->field,
                       quote(s, q), r->charset);
@@ -249,8 +248,7 @@ bool tp_valid_delivery_zone(const char *s)
     return token_ok(&rule_zone, s);
 }
 
-static int check_text(const char *field, const char *s, size_t min, size_t max,
-                      tp_reject_t *rej)
+static int check_text(const char *field, const char *s, size_t min, size_t max, tp_reject_t *rej)
 {
     size_t n = 0;
     switch (text_scan(s, &n)) {
@@ -368,11 +366,10 @@ static int check_cpv(const tp_validate_ctx_t *ctx, const Tenderpool__V1__Purchas
                      tp_request_t *out, tp_reject_t *rej)
 {
     char q[QUOTE_BUF];
-    if (!tp_cpv_parse(str_or_empty(pr->cpv), out->cpv_buf))
+    if (!tp_cpv_parse(str_or_empty(pr->cpv), out->cpv))
         return reject(rej, CODE_INVALID_FIELD,
                       "cpv: '%s' must be 8 digits with an optional -D check digit",
                       quote(pr->cpv, q));
-    out->cpv = out->cpv_buf;
     if (ctx->cpv != NULL && tp_cpv_set_count(ctx->cpv) > 0 && !tp_cpv_set_has(ctx->cpv, out->cpv))
         return reject(rej, CODE_UNKNOWN_CPV, "cpv: %s is not a CPV 2008 code", out->cpv);
     return 0;
@@ -436,8 +433,9 @@ static int check_need_by(const tp_validate_ctx_t *ctx, const Tenderpool__V1__Pur
                       quote(s, q));
     long day = tp_days_from_civil(out->need_by_y, out->need_by_m, out->need_by_d);
     if (day < tp_days_from_civil(ctx->today_y, ctx->today_m, ctx->today_d))
-        return reject(rej, CODE_INVALID_FIELD, "need_by: %s is before the accept date %04d-%02d-%02d",
-                      s, ctx->today_y, ctx->today_m, ctx->today_d);
+        return reject(rej, CODE_INVALID_FIELD,
+                      "need_by: %s is before the accept date %04d-%02d-%02d", s, ctx->today_y,
+                      ctx->today_m, ctx->today_d);
     if (day > last_need_by_day(ctx))
         return reject(rej, CODE_INVALID_FIELD,
                       "need_by: %s is more than 2 years after the accept date %04d-%02d-%02d", s,
@@ -482,9 +480,9 @@ static int check_max_unit_price(const tp_validate_ctx_t *ctx,
 }
 
 static const purchase_check_fn purchase_checks[] = {
-    check_request_ref, check_revision, check_cpv,           check_item_key,
-    check_description, check_quantity, check_unit,          check_need_by,
-    check_delivery_zone, check_currency, check_max_unit_price,
+    check_request_ref,    check_revision, check_cpv,     check_item_key,      check_description,
+    check_quantity,       check_unit,     check_need_by, check_delivery_zone, check_currency,
+    check_max_unit_price,
 };
 
 static int validate_purchase(const tp_validate_ctx_t *ctx,

@@ -383,7 +383,7 @@ void tp_worker_maybe_commit(tp_worker_t *w)
     }
     if (ensure_rounds(w, g) < 0) {
         tp_warn("cannot record the open round: %s", w->store.last_error);
-        tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
+        tp_worker_db_down(w);
         return;
     }
     int64_t now_us = tp_now_ms() * 1000;
@@ -394,7 +394,7 @@ void tp_worker_maybe_commit(tp_worker_t *w)
     tp_copybuf_finish(&g->buf);
     if (tp_store_commit_begin(&w->store, &g->buf) < 0) {
         tp_warn("cannot start a commit: %s", w->store.last_error);
-        tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
+        tp_worker_db_down(w);
         return;
     }
     w->committing = true;

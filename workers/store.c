@@ -372,6 +372,25 @@ int tp_store_commit_begin(tp_store_t *st, const tp_copybuf_t *buf)
     return 0;
 }
 
+/* After an error the server may still be in COPY mode or have results queued: read until
+ * idle (blocking: the server has already answered), ending a COPY we were still feeding. */
+static int drain_to_idle(PGconn *c)
+{
+    PGresult *x;
+    for (int guard = 0; guard < 16; guard++) {
+        x = PQgetResult(c);
+        if (x == NULL)
+            return PQtransactionStatus(c) == PQTRANS_IDLE ? 0 : -1;
+        ExecStatusType s = PQresultStatus(x);
+        PQclear(x);
+        if (s == PGRES_COPY_IN && PQputCopyEnd(c, "aborted after an error") < 0)
+            return -1;
+        if (s == PGRES_COPY_IN && PQflush(c) != 0)
+            return -1;
+    }
+    return -1;
+}
+
 static tp_commit_result_t commit_fail(tp_store_t *st, PGresult *r, bool lost)
 {
     tp_pg_error(r, st->wconn, "commit", st->last_error, sizeof(st->last_error));
@@ -380,12 +399,8 @@ static tp_commit_result_t commit_fail(tp_store_t *st, PGresult *r, bool lost)
         PQclear(r);
     if (!lost && PQstatus(st->wconn) != CONNECTION_OK)
         lost = true;
-    if (!lost) {
-        /* drain to idle; anything else means the protocol state is unknown */
-        PGresult *x;
-        while (!PQisBusy(st->wconn) && (x = PQgetResult(st->wconn)) != NULL)
-            PQclear(x);
-    }
+    if (!lost && drain_to_idle(st->wconn) < 0)
+        lost = true; /* the protocol state is unknown: the caller resets the connection */
     st->cstate = TP_COMMIT_IDLE;
     return lost ? TP_COMMIT_LOST : TP_COMMIT_FAILED;
 }

@@ -97,6 +97,10 @@ void tp_worker_commit_done(tp_worker_t *w, tp_commit_result_t res);
 /* Answer every undecided item RETRY_LATER and undo its effect on the index. */
 void tp_worker_fail_all(tp_worker_t *w, const char *code, const char *detail);
 
+/* worker.c: answer everything RETRY_LATER, drop the connections, reconnect with backoff
+ * (the index is reloaded from the database then). */
+void tp_worker_db_down(tp_worker_t *w);
+
 /* status.c: answer one StatusQuery from the committed state. */
 void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void *payload,
                              size_t len);

@@ -87,7 +87,7 @@ static int db_connect(tp_worker_t *w)
     return 0;
 }
 
-static void db_down(tp_worker_t *w)
+void tp_worker_db_down(tp_worker_t *w)
 {
     tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
     tp_store_disconnect(&w->store);
@@ -114,7 +114,7 @@ static void on_db_ready(tp_worker_t *w)
         /* idle connection readable: a notice or the server going away */
         if (!PQconsumeInput(w->store.wconn) || PQstatus(w->store.wconn) != CONNECTION_OK) {
             tp_warn("database connection lost");
-            db_down(w);
+            tp_worker_db_down(w);
         }
         return;
     }
@@ -123,12 +123,12 @@ static void on_db_ready(tp_worker_t *w)
         return;
     if (res == TP_COMMIT_LOST) {
         tp_warn("database connection lost during a commit: %s", w->store.last_error);
-        db_down(w); /* the state is reloaded from the database on reconnect */
+        tp_worker_db_down(w); /* the state is reloaded from the database on reconnect */
         return;
     }
     if (res == TP_COMMIT_FAILED && strcmp(w->store.last_sqlstate, "23505") == 0) {
         tp_err("unique violation on commit: reloading state from the database");
-        db_down(w);
+        tp_worker_db_down(w);
         return;
     }
     tp_worker_commit_done(w, res);

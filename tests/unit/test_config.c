@@ -197,8 +197,7 @@ Test(config, bad_numbers)
     expect_error(&c, "[workers]\ncount = 2x\n", 2, "[workers] count", "not an integer");
     expect_error(&c, "[workers]\ncount = \n", 2, "[workers] count", "not an integer");
     expect_error(&c, "[workers]\ncount = +2\n", 2, "[workers] count", "not an integer");
-    expect_error(&c, "[limits]\nmember_rate = 1.5\n", 2, "[limits] member_rate",
-                 "not an integer");
+    expect_error(&c, "[limits]\nmember_rate = 1.5\n", 2, "[limits] member_rate", "not an integer");
 }
 
 Test(config, out_of_range)
@@ -211,16 +210,15 @@ Test(config, out_of_range)
                  "out of range");
     expect_error(&c, "[limits]\nmax_in_flight = 99999999999999999999999\n", 2,
                  "[limits] max_in_flight", "out of range");
-    expect_error(&c, "[intake]\nmax_message_bytes = 1073741825\n", 2,
-                 "[intake] max_message_bytes", "out of range");
+    expect_error(&c, "[intake]\nmax_message_bytes = 1073741825\n", 2, "[intake] max_message_bytes",
+                 "out of range");
 }
 
 Test(config, bad_enums)
 {
     cfg_case_t c;
     expect_error(&c, "[security]\nmode = open\n", 2, "[security] mode", "curve|none");
-    expect_error(&c, "[log]\nlevel = verbose\n", 2, "[log] level",
-                 "err|warning|notice|info|debug");
+    expect_error(&c, "[log]\nlevel = verbose\n", 2, "[log] level", "err|warning|notice|info|debug");
     expect_error(&c, "[log]\nlevel = INFO\n", 2, "[log] level", "not one of");
 }
 
@@ -259,8 +257,8 @@ Test(config, syntax_error)
 Test(config, first_error_wins)
 {
     cfg_case_t c;
-    expect_error(&c, "[workers]\ncount = 0\nnonsense\n[log]\nlevel = loud\n", 2,
-                 "[workers] count", "out of range");
+    expect_error(&c, "[workers]\ncount = 0\nnonsense\n[log]\nlevel = loud\n", 2, "[workers] count",
+                 "out of range");
     expect_error(&c, "[workers]\nnonsense\ncount = 0\n", 2, "syntax error", "expected");
 }
 

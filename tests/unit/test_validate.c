@@ -1,4 +1,4 @@
-/* Unit tests for envelope validation: each SPEC section 3 rule and rejection code, on real Envelopes. */
+/* Unit tests for envelope validation: each SPEC section 3 rule and code, on real Envelopes. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -273,9 +273,9 @@ Test(validate, amend_and_cancel_revision_at_least_one)
 
 Test(validate, cpv_format)
 {
-    static const char *bad[] = {"",          "0311100",     "031110000", "03111000-",
-                                "03111000-55", "0311100a",  "03111000-x", " 03111000",
-                                "03111000 ", "\xff\xff\xff\xff\xff\xff\xff\xff"};
+    static const char *bad[] = {
+        "",         "0311100",    "031110000", "03111000-", "03111000-55",
+        "0311100a", "03111000-x", " 03111000", "03111000 ", "\xff\xff\xff\xff\xff\xff\xff\xff"};
     vcase_t v;
     init_submit(&v);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -326,16 +326,16 @@ Test(validate, item_key_length_in_characters)
 Test(validate, text_controls_and_bad_utf8)
 {
     static const char *bad[] = {
-        "a\x01z",      /* C0 */
-        "a\x7fz",      /* DEL */
-        "a\xc2\x85z",  /* C1 (NEL) */
-        "a\nz",        /* newline */
-        "a\tz",        /* tab */
-        "a\xffz",      /* never valid */
-        "a\xc3",       /* truncated */
-        "a\xc0\xafz",  /* overlong '/' */
-        "a\xe0\x80\xafz", /* overlong '/', 3 bytes */
-        "a\xed\xa0\x80z", /* surrogate */
+        "a\x01z",             /* C0 */
+        "a\x7fz",             /* DEL */
+        "a\xc2\x85z",         /* C1 (NEL) */
+        "a\nz",               /* newline */
+        "a\tz",               /* tab */
+        "a\xffz",             /* never valid */
+        "a\xc3",              /* truncated */
+        "a\xc0\xafz",         /* overlong '/' */
+        "a\xe0\x80\xafz",     /* overlong '/', 3 bytes */
+        "a\xed\xa0\x80z",     /* surrogate */
         "a\xf4\x90\x80\x80z", /* above U+10FFFF */
     };
     vcase_t v;
@@ -381,8 +381,8 @@ Test(validate, quantity_must_be_positive)
 
 Test(validate, quantity_decimal_format)
 {
-    static const char *bad[] = {"", "NaN", "1e3", "+1", " 1", "1 ", "1,5", ".5", "5.", "inf",
-                                "0x10", "1.2.3", "\xff"};
+    static const char *bad[] = {"",   "NaN", "1e3", "+1",   " 1",    "1 ",  "1,5",
+                                ".5", "5.",  "inf", "0x10", "1.2.3", "\xff"};
     vcase_t v;
     init_submit(&v);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -449,8 +449,8 @@ Test(validate, count_units_need_whole_pieces)
 
 Test(validate, need_by_real_date)
 {
-    static const char *bad[] = {"2026-02-30", "2026-13-01", "2026-04-31", "2026-00-10",
-                                "2026-6-30",  "26-06-30",   "2026/06/30", "2026-06-30T00:00",
+    static const char *bad[] = {"2026-02-30", "2026-13-01", "2026-04-31",  "2026-00-10",
+                                "2026-6-30",  "26-06-30",   "2026/06/30",  "2026-06-30T00:00",
                                 "",           "2026-06-3x", " 2026-06-30", "2027-02-29"};
     vcase_t v;
     init_submit(&v);
@@ -511,8 +511,8 @@ Test(validate, delivery_zone_rules)
 
 Test(validate, currency_rules)
 {
-    static const char *bad[] = {"ABC", "XTS", "XXX", "XAU", "XDR", "CHE", "HRK", "eur",
-                                "EURO", "EU",  "",    "E\xffR"};
+    static const char *bad[] = {"ABC", "XTS", "XXX",  "XAU", "XDR", "CHE",
+                                "HRK", "eur", "EURO", "EU",  "",    "E\xffR"};
     static const char *good[] = {"EUR", "USD", "CHF", "GBP", "JPY", "XOF", "PLN"};
     vcase_t v;
     init_submit(&v);

@@ -1,0 +1,404 @@
+/* tenderpool-bench: options, the order of the phases, and the report against SPEC section 8. */
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_bench.h"
+#include "tp_calendar.h"
+
+#define TARGET_VS_A 0.65
+#define TARGET_VS_B 7.0
+#define TARGET_P99_MS 5.0
+#define TARGET_BYTES 256.0
+#define READY_TIMEOUT_S 60
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: tenderpool-bench --dsn DSN [options]\n"
+        "\n"
+        "Measures tenderpool against SPEC section 8 in one run: baseline A (two connections\n"
+        "COPY BINARY), baseline B (8 clients, one INSERT per transaction), durable ingest\n"
+        "through tenderpoold, ack latency at a fixed offered rate, daemon memory.\n"
+        "The database is migrated, filled and TRUNCATEd: never point it at real data.\n"
+        "\n"
+        "  --dsn DSN            PostgreSQL database the bench may fill and truncate (required)\n"
+        "  --requests N         durable ingest requests (default 2000000)\n"
+        "  --batch N            requests per Batch message (default 100)\n"
+        "  --members N          simulated members, one DEALER socket each (default 8)\n"
+        "  --window N           batches in flight per member (default 32)\n"
+        "  --workers N          daemon workers (default 2)\n"
+        "  --latency-rate R     single-request messages/s offered, open loop (default 20000)\n"
+        "  --latency-seconds S  latency phase duration (default 10)\n"
+        "  --bin DIR            where tenderpoold, tenderpool-worker and tenderpool are\n"
+        "                       (default: the directory of this executable)\n"
+        "  --quick              smoke run: 100000 requests, 1 s latency, 2 s baseline B\n"
+        "  -h, --help           this help\n");
+}
+
+static void self_dir(char *out, size_t outlen)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    snprintf(out, outlen, ".");
+    if (n > 0) {
+        self[n] = '\0';
+        snprintf(out, outlen, "%s", dirname(self));
+    }
+}
+
+static int parse_long(const char *name, const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "tenderpool-bench: --%s must be an integer in %ld..%ld\n", name, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Numeric options: long option name, field, bounds. */
+typedef struct bench_numopt {
+    const char *name;
+    size_t offset;
+    long min, max;
+} bench_numopt_t;
+
+static const bench_numopt_t numopts[] = {
+    {"requests", offsetof(tp_bench_opts_t, requests), 1, 100000000},
+    {"batch", offsetof(tp_bench_opts_t, batch), 1, 1000},
+    {"members", offsetof(tp_bench_opts_t, members), 1, 4095},
+    {"window", offsetof(tp_bench_opts_t, window), 1, 4095},
+    {"workers", offsetof(tp_bench_opts_t, workers), 1, 64},
+    {"latency-rate", offsetof(tp_bench_opts_t, latency_rate), 1, 1000000},
+    {"latency-seconds", offsetof(tp_bench_opts_t, latency_seconds), 1, 3600},
+};
+#define NNUMOPTS (int)(sizeof(numopts) / sizeof(numopts[0]))
+
+static void defaults(tp_bench_opts_t *o, bool quick)
+{
+    long *f[] = {&o->requests, &o->batch,        &o->members,        &o->window,
+                 &o->workers,  &o->latency_rate, &o->latency_seconds};
+    long def[] = {quick ? 100000 : 2000000, 100, 8, 32, 2, 20000, quick ? 1 : 10};
+    for (int i = 0; i < NNUMOPTS; i++)
+        if (*f[i] < 0)
+            *f[i] = def[i];
+    o->b_seconds = quick ? 2 : 10;
+    if (!o->bin_dir[0])
+        self_dir(o->bin_dir, sizeof(o->bin_dir));
+}
+
+/* 0 to run, 1 for --help, 2 on a usage error. */
+static int parse_options(int argc, char **argv, tp_bench_opts_t *o)
+{
+    struct option lo[NNUMOPTS + 5];
+    for (int i = 0; i < NNUMOPTS; i++)
+        lo[i] = (struct option){numopts[i].name, required_argument, NULL, 1000 + i};
+    lo[NNUMOPTS] = (struct option){"dsn", required_argument, NULL, 'd'};
+    lo[NNUMOPTS + 1] = (struct option){"bin", required_argument, NULL, 'b'};
+    lo[NNUMOPTS + 2] = (struct option){"quick", no_argument, NULL, 'q'};
+    lo[NNUMOPTS + 3] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[NNUMOPTS + 4] = (struct option){NULL, 0, NULL, 0};
+    memset(o, 0, sizeof(*o));
+    o->requests = o->batch = o->members = o->window = o->workers = -1;
+    o->latency_rate = o->latency_seconds = -1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (ch >= 1000 && ch < 1000 + NNUMOPTS) {
+            const bench_numopt_t *n = &numopts[ch - 1000];
+            if (parse_long(n->name, optarg, n->min, n->max, (long *)((char *)o + n->offset)) < 0)
+                return 2;
+        } else if (ch == 'd') {
+            o->dsn = optarg;
+        } else if (ch == 'b') {
+            snprintf(o->bin_dir, sizeof(o->bin_dir), "%s", optarg);
+        } else if (ch == 'q') {
+            o->quick = true;
+        } else if (ch == 'h') {
+            usage(stdout);
+            return 1;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    defaults(o, o->quick);
+    return 0;
+}
+
+static int check_setup(tp_bench_opts_t *o)
+{
+    const char *bins[] = {"tenderpoold", "tenderpool-worker", "tenderpool"};
+    for (int i = 0; i < 3; i++) {
+        char p[PATH_MAX + 32];
+        snprintf(p, sizeof(p), "%s/%s", o->bin_dir, bins[i]);
+        if (access(p, X_OK) != 0) {
+            fprintf(stderr, "tenderpool-bench: %s not found or not executable (use --bin DIR)\n",
+                    p);
+            return -1;
+        }
+    }
+    tp_calendar_t cal;
+    tp_round_span_t span;
+    char err[256];
+    if (tp_calendar_init(&cal, "1w", "Europe/Paris", err, sizeof(err)) < 0 ||
+        tp_calendar_round_at(&cal, time(NULL), &span) < 0)
+        return -1;
+    snprintf(o->round_id, sizeof(o->round_id), "%s", span.id);
+    snprintf(o->tag, sizeof(o->tag), "r%lx%x", (unsigned long)time(NULL), (unsigned)getpid());
+    PGconn *c = tp_bench_connect(o->dsn, "tenderpool-bench");
+    PQfinish(c);
+    return c ? 0 : -1;
+}
+
+/* Best effort: start each phase without a previous phase's dirty pages (needs superuser). */
+static void checkpoint(const tp_bench_opts_t *o)
+{
+    PGconn *c = tp_bench_connect(o->dsn, "tenderpool-bench");
+    if (c == NULL)
+        return;
+    PGresult *r = PQexec(c, "CHECKPOINT");
+    PQclear(r);
+    PQfinish(c);
+}
+
+static long count_rows(const tp_bench_opts_t *o)
+{
+    PGconn *c = tp_bench_connect(o->dsn, "tenderpool-bench");
+    long n = c ? tp_bench_count_rows(c) : -1;
+    PQfinish(c);
+    return n;
+}
+
+static int truncate_table(const tp_bench_opts_t *o)
+{
+    PGconn *c = tp_bench_connect(o->dsn, "tenderpool-bench");
+    int rc = c ? tp_bench_sql(c, "TRUNCATE tenderpool.revision") : -1;
+    PQfinish(c);
+    return rc;
+}
+
+/* ---- report ---- */
+
+static void print_statuses(const char *label, const tp_bench_load_t *l)
+{
+    printf("  %s statuses: accepted %ld, duplicate %ld, stale %ld, rejected %ld, "
+           "retry_later %ld (resent), unspecified %ld; unanswered %ld\n",
+           label, l->status[1], l->status[2], l->status[3], l->status[4], l->status[5],
+           l->status[0], l->missing);
+    if (l->first_error[0])
+        printf("  first non-accepted ack: %s\n", l->first_error);
+}
+
+static void print_baselines(const tp_bench_results_t *r)
+{
+    if (r->ran_a)
+        printf("baseline A  COPY BINARY, %d connections, %d rows/txn: %ld rows in %.2f s = "
+               "%.0f rows/s\n",
+               TP_BENCH_A_CONNS, TP_BENCH_A_TXN, r->a_rows, r->a_seconds, r->a_rate);
+    if (r->ran_b)
+        printf("baseline B  %d clients, one INSERT per transaction: %ld rows in %.2f s = "
+               "%.0f rows/s\n",
+               TP_BENCH_B_CLIENTS, r->b_rows, r->b_seconds, r->b_rate);
+    fflush(stdout);
+}
+
+static void print_ingest(const tp_bench_opts_t *o, const tp_bench_results_t *r)
+{
+    const tp_bench_load_t *l = &r->ingest;
+    printf("ingest      %ld accepted in %.2f s = %.0f requests/s (batches of %ld, %ld members, "
+           "window %ld, %ld workers)\n",
+           l->status[1], l->seconds, l->rate, o->batch, o->members, o->window, o->workers);
+    printf("  ack latency per batch (%ld batches): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+           l->lat.n, l->lat.p50_ms, l->lat.p99_ms, l->lat.max_ms);
+    print_statuses("ingest", l);
+    printf("  rows added to tenderpool.revision: %ld (expected %ld: %s)\n", r->ingest_rows_added,
+           o->requests, r->ingest_rows_added == o->requests ? "OK" : "MISMATCH");
+    printf("memory      supervisor + workers RSS %.1f MiB before, %.1f MiB after: %.0f bytes "
+           "per open request\n",
+           (double)r->rss_before / 1048576.0, (double)r->rss_after / 1048576.0,
+           (double)(r->rss_after - r->rss_before) / (double)o->requests);
+    fflush(stdout);
+}
+
+static void print_latency(const tp_bench_opts_t *o, const tp_bench_results_t *r)
+{
+    const tp_bench_load_t *l = &r->latency;
+    printf("latency     %ld single-request messages/s offered for %ld s (sent at %.0f/s): "
+           "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%ld acks)\n",
+           o->latency_rate, o->latency_seconds, l->offered_rate, l->lat.p50_ms, l->lat.p99_ms,
+           l->lat.max_ms, l->lat.n);
+    print_statuses("latency", l);
+    fflush(stdout);
+}
+
+static const char *verdict(bool ran, bool pass)
+{
+    return !ran ? "NOT RUN" : pass ? "PASS" : "SHORT";
+}
+
+static void print_table(const tp_bench_opts_t *o, const tp_bench_results_t *r)
+{
+    double va = r->a_rate > 0 ? r->ingest.rate / r->a_rate : 0;
+    double vb = r->b_rate > 0 ? r->ingest.rate / r->b_rate : 0;
+    double bpr = (double)(r->rss_after - r->rss_before) / (double)o->requests;
+    bool ing = r->ran_ingest && r->ran_a, ingb = r->ran_ingest && r->ran_b;
+    char f[4][64];
+    snprintf(f[0], sizeof(f[0]), "%.2f (%.0f / %.0f)", va, r->ingest.rate, r->a_rate);
+    snprintf(f[1], sizeof(f[1]), "%.1f (%.0f / %.0f)", vb, r->ingest.rate, r->b_rate);
+    snprintf(f[2], sizeof(f[2]), "%.2f ms at %ld/s", r->latency.lat.p99_ms, o->latency_rate);
+    snprintf(f[3], sizeof(f[3]), "%.0f bytes", bpr);
+    bool ran[4] = {ing, ingb, r->ran_latency, r->ran_ingest};
+    for (int i = 0; i < 4; i++)
+        if (!ran[i])
+            snprintf(f[i], sizeof(f[i]), "-");
+    printf("\nSPEC section 8 targets%s (2-core machine: bench client, daemon and PostgreSQL "
+           "share it)\n",
+           o->quick ? " -- QUICK RUN, indicative only" : "");
+    printf("  %-34s %-30s %-12s %s\n", "target", "measured", "goal", "verdict");
+    printf("  %-34s %-30s %-12s %s\n", "durable ingest / baseline A", f[0], ">= 0.65",
+           verdict(ing, va >= TARGET_VS_A));
+    printf("  %-34s %-30s %-12s %s\n", "durable ingest / baseline B", f[1], ">= 7",
+           verdict(ingb, vb >= TARGET_VS_B));
+    printf("  %-34s %-30s %-12s %s\n", "ack latency p99", f[2], "<= 5 ms",
+           verdict(r->ran_latency, r->latency.lat.p99_ms <= TARGET_P99_MS));
+    printf("  %-34s %-30s %-12s %s\n", "memory per open request", f[3], "<= 256 B",
+           verdict(r->ran_ingest, bpr <= TARGET_BYTES));
+    printf("  %-34s not measured yet (rounds close: issue 3)\n", "round close, 1 M open requests");
+    printf("  %-34s not measured yet (rounds close: issue 3)\n", "restart with 1 M open requests");
+}
+
+static const char *json_bool(bool b)
+{
+    return b ? "true" : "false";
+}
+
+static void print_json(const tp_bench_opts_t *o, const tp_bench_results_t *r)
+{
+    const tp_bench_load_t *in = &r->ingest, *la = &r->latency;
+    long other = in->status[0] + in->status[2] + in->status[3] + in->status[4];
+    printf("BENCH_JSON {\"quick\":%s,\"requests\":%ld,\"batch\":%ld,\"members\":%ld,"
+           "\"window\":%ld,\"workers\":%ld,",
+           json_bool(o->quick), o->requests, o->batch, o->members, o->window, o->workers);
+    printf("\"baseline_a_rps\":%.0f,\"baseline_b_rps\":%.0f,\"ingest_rps\":%.0f,"
+           "\"ingest_accepted\":%ld,\"ingest_other_statuses\":%ld,\"ingest_retry_later\":%ld,"
+           "\"ingest_rows_added\":%ld,\"ingest_p50_ms\":%.3f,\"ingest_p99_ms\":%.3f,"
+           "\"ratio_vs_a\":%.3f,\"ratio_vs_b\":%.2f,",
+           r->a_rate, r->b_rate, in->rate, in->status[1], other, in->status[5],
+           r->ingest_rows_added, in->lat.p50_ms, in->lat.p99_ms,
+           r->a_rate > 0 ? in->rate / r->a_rate : 0, r->b_rate > 0 ? in->rate / r->b_rate : 0);
+    printf("\"latency_rate\":%ld,\"latency_sent_rate\":%.0f,\"latency_p50_ms\":%.3f,"
+           "\"latency_p99_ms\":%.3f,\"latency_max_ms\":%.3f,\"rss_before\":%ld,\"rss_after\":%ld,"
+           "\"bytes_per_request\":%.1f,\"round_close\":null,\"restart\":null,",
+           o->latency_rate, la->offered_rate, la->lat.p50_ms, la->lat.p99_ms, la->lat.max_ms,
+           r->rss_before, r->rss_after,
+           (double)(r->rss_after - r->rss_before) / (double)o->requests);
+    printf("\"ran\":{\"baseline_a\":%s,\"baseline_b\":%s,\"ingest\":%s,\"latency\":%s}}\n",
+           json_bool(r->ran_a), json_bool(r->ran_b), json_bool(r->ran_ingest),
+           json_bool(r->ran_latency));
+}
+
+/* ---- phases ---- */
+
+static int run_baselines(const tp_bench_opts_t *o, tp_bench_results_t *r)
+{
+    checkpoint(o);
+    if (tp_bench_baseline_a(o, r) < 0)
+        return -1;
+    checkpoint(o);
+    if (tp_bench_baseline_b(o, r) < 0)
+        return -1;
+    print_baselines(r);
+    return 0;
+}
+
+static int run_ingest(const tp_bench_opts_t *o, tp_bench_client_t *c, tp_bench_daemon_t *d,
+                      tp_bench_results_t *r)
+{
+    long before = count_rows(o);
+    r->rss_before = tp_bench_daemon_rss(d);
+    if (before < 0 || tp_bench_ingest(c, d, &r->ingest) < 0)
+        return -1;
+    r->rss_after = tp_bench_daemon_rss(d);
+    long after = count_rows(o);
+    r->ingest_rows_added = after - before;
+    r->ran_ingest = after >= 0;
+    print_ingest(o, r);
+    return r->ran_ingest ? 0 : -1;
+}
+
+static int run_daemon_phases(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
+{
+    checkpoint(o);
+    if (truncate_table(o) < 0 || tp_bench_daemon_start(d, o) < 0)
+        return -1;
+    tp_bench_client_t *c = tp_bench_client_new(o, d->endpoint);
+    int rc = tp_bench_client_wait_ready(c, d, READY_TIMEOUT_S);
+    if (rc == 0)
+        rc = run_ingest(o, c, d, r);
+    if (rc == 0) {
+        checkpoint(o); /* like every phase: not paying for the previous phase's dirty pages */
+        rc = tp_bench_latency(c, d, &r->latency);
+        r->ran_latency = rc == 0;
+        print_latency(o, r);
+    }
+    tp_bench_client_destroy(&c);
+    return rc;
+}
+
+static int run(const tp_bench_opts_t *o, tp_bench_results_t *r)
+{
+    tp_bench_daemon_t d;
+    printf("tenderpool-bench: %ld requests, batch %ld, %ld members, window %ld, %ld workers, "
+           "latency %ld/s for %ld s; %ld cores; refs tagged %s\n",
+           o->requests, o->batch, o->members, o->window, o->workers, o->latency_rate,
+           o->latency_seconds, sysconf(_SC_NPROCESSORS_ONLN), o->tag);
+    fflush(stdout);
+    if (tp_bench_daemon_prepare(&d, o) < 0 || tp_bench_daemon_migrate(&d, o) < 0)
+        return -1;
+    int rc = run_baselines(o, r);
+    if (rc == 0)
+        rc = run_daemon_phases(o, &d, r);
+    else
+        fprintf(stderr, "tenderpool-bench: a baseline failed; the daemon phases are skipped\n");
+    tp_bench_daemon_stop(&d);
+    if (truncate_table(o) < 0)
+        rc = -1;
+    tp_bench_daemon_cleanup(&d, rc == 0);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    tp_bench_opts_t o;
+    tp_bench_results_t r;
+    int prc = parse_options(argc, argv, &o);
+    if (prc)
+        return prc == 1 ? 0 : 2;
+    if (o.dsn == NULL || !o.dsn[0]) {
+        fprintf(stderr, "tenderpool-bench: no database: pass --dsn DSN (a database the bench may "
+                        "fill and truncate), or run it via 'deploy/quickstart.sh bench'\n");
+        return 2;
+    }
+    if (check_setup(&o) < 0)
+        return 1;
+    /* backstop: the daemon dies with the bench (PR_SET_PDEATHSIG) */
+    alarm((unsigned)(900 + o.requests / 1000 + o.latency_seconds + o.b_seconds));
+    memset(&r, 0, sizeof(r));
+    int rc = run(&o, &r);
+    print_table(&o, &r);
+    print_json(&o, &r);
+    return rc == 0 ? 0 : 1;
+}

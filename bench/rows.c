@@ -1,0 +1,280 @@
+/* Bench request generator and COPY BINARY encoder for tenderpool.revision rows; no I/O here. */
+#include <arpa/inet.h>
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_bench.h"
+#include "tp_decimal.h"
+#include "tp_mem.h"
+#include "tp_unit.h"
+
+#define PG_EPOCH_DAYS 10957L /* 1970-01-01 to 2000-01-01 */
+
+const char tp_bench_copy_sql[] =
+    "COPY tenderpool.revision (member_id, request_ref, revision, op, server_seq, round_id, "
+    "accepted_at, content_hash, cpv, item_key, description, quantity, unit, base_quantity, "
+    "need_by, delivery_zone, currency, max_unit_price, cancel_reason) FROM STDIN (FORMAT binary)";
+
+const char tp_bench_insert_sql[] =
+    "INSERT INTO tenderpool.revision (member_id, request_ref, revision, op, server_seq, round_id, "
+    "accepted_at, content_hash, cpv, item_key, description, quantity, unit, base_quantity, "
+    "need_by, delivery_zone, currency, max_unit_price, cancel_reason) VALUES ($1, $2, 1, 1, $3, "
+    "$4, now(), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL)";
+
+/* Realistic catalogue lines: CPV 2008 code, description, unit. */
+typedef struct bench_item {
+    const char *cpv, *description, *unit;
+} bench_item_t;
+
+static const bench_item_t bench_items[] = {
+    {"30197643", "A4 copy paper 80 g/m2, ream of 500 sheets", "H87"},
+    {"09134200", "Diesel fuel B7", "LTR"},
+    {"09135100", "Heating oil", "MTQ"},
+    {"24111500", "Industrial nitrogen, compressed", "KGM"},
+    {"44111000", "Ready-mix concrete C25/30", "TNE"},
+    {"39830000", "Floor cleaning concentrate, 5 L can", "LTR"},
+    {"33141110", "Sterile gauze dressing 10x10 cm", "H87"},
+    {"15981000", "Still mineral water, 1.5 L bottle", "H87"},
+    {"44163100", "Steel tube 40x40x2 mm", "MTR"},
+    {"09310000", "Electricity, green supply", "KWH"},
+    {"30192700", "Office stationery assortment", "H87"},
+    {"24430000", "Industrial adhesive, epoxy", "KGM"},
+};
+#define BENCH_NITEMS (sizeof(bench_items) / sizeof(bench_items[0]))
+
+static const char *const bench_zones[] = {"FRK24", "FRK26", "FRE11", "FRI12",
+                                          "FRJ23", "FRL04", "FR101", "FRG01"};
+
+/* A cheap deterministic mix so that fields vary without a random generator's state. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+    return (h ^ 0xff) * 0x100000001b3ULL; /* field separator */
+}
+
+/* Civil date from days since 1970-01-01 (Howard Hinnant's algorithm). */
+static void civil_from_days(long z, int *y, int *m, int *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void fill_quantity(tp_bench_req_t *r, uint64_t h)
+{
+    long whole = 1 + (long)(h % 480);
+    if (strcmp(r->unit, "H87") == 0)
+        snprintf(r->quantity, sizeof(r->quantity), "%ld", whole * 10);
+    else
+        snprintf(r->quantity, sizeof(r->quantity), "%ld.%ld", whole, (long)((h >> 9) % 10));
+    if ((h >> 20) & 1)
+        snprintf(r->max_unit_price, sizeof(r->max_unit_price), "%ld.%02ld",
+                 (long)((h >> 21) % 90 + 1), (long)((h >> 28) % 100));
+    else
+        r->max_unit_price[0] = '\0';
+}
+
+void tp_bench_req_fill(tp_bench_req_t *r, const tp_bench_opts_t *o, char phase, long member,
+                       long seq)
+{
+    uint64_t h = mix64(((uint64_t)member << 40) ^ (uint64_t)seq ^ ((uint64_t)phase << 56));
+    const bench_item_t *it = &bench_items[h % BENCH_NITEMS];
+    snprintf(r->member_id, sizeof(r->member_id), "bench-m%03ld", member);
+    snprintf(r->request_ref, sizeof(r->request_ref), "%s.%c.%ld.%ld", o->tag, phase, member, seq);
+    /* ~200 item keys per catalogue line: requests of different members pool together */
+    snprintf(r->item_key, sizeof(r->item_key), "376%010llu",
+             (unsigned long long)((h >> 8) % 200 + 1000 * (h % BENCH_NITEMS)));
+    r->cpv = it->cpv;
+    r->description = it->description;
+    r->unit = it->unit;
+    r->zone = bench_zones[(h >> 40) % 8];
+    r->currency = "EUR";
+    fill_quantity(r, h);
+    r->need_by_days = tp_bench_wall_us() / 86400000000LL + 30 + (long)((h >> 44) % 300);
+    int y, m, d;
+    civil_from_days(r->need_by_days, &y, &m, &d);
+    snprintf(r->need_by, sizeof(r->need_by), "%04d-%02d-%02d", y, m, d);
+}
+
+static int base_quantity(const tp_bench_req_t *r, char *out, size_t outlen)
+{
+    const tp_unit_t *u = tp_unit_find(r->unit);
+    tp_dec_t q, b;
+    if (u == NULL || tp_dec_from_str(r->quantity, &q) < 0 || tp_unit_to_base(u, &q, &b) < 0)
+        return -1;
+    tp_dec_format(&b, out, outlen);
+    return 0;
+}
+
+int tp_bench_row_fill(tp_bench_row_t *row, const tp_bench_opts_t *o, char phase, long member,
+                      long seq, int64_t now_us)
+{
+    tp_bench_req_t *r = &row->req;
+    tp_bench_req_fill(r, o, phase, member, seq);
+    row->server_seq = ((int64_t)member << 40) + seq; /* unique, like the daemon's blocks */
+    row->accepted_us = now_us;
+    const char *f[] = {r->member_id,   r->request_ref, r->cpv,           r->item_key,
+                       r->description, r->quantity,    r->unit,          r->need_by,
+                       r->zone,        r->currency,    r->max_unit_price};
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        h = fnv1a(h, f[i]);
+    row->content_hash = (int64_t)h;
+    return base_quantity(r, row->base_quantity, sizeof(row->base_quantity));
+}
+
+/* ---- COPY BINARY ---- */
+
+static void buf_put(tp_bench_buf_t *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 20;
+        while (cap < b->len + n)
+            cap *= 2;
+        b->data = xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void put16(tp_bench_buf_t *b, uint16_t v)
+{
+    v = htons(v);
+    buf_put(b, &v, 2);
+}
+
+static void put32(tp_bench_buf_t *b, uint32_t v)
+{
+    v = htonl(v);
+    buf_put(b, &v, 4);
+}
+
+static void put64(tp_bench_buf_t *b, uint64_t v)
+{
+    v = htobe64(v);
+    buf_put(b, &v, 8);
+}
+
+static void put_text(tp_bench_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    put32(b, (uint32_t)n);
+    buf_put(b, s, n);
+}
+
+static void put_null(tp_bench_buf_t *b)
+{
+    put32(b, 0xffffffffu);
+}
+
+static void put_int(tp_bench_buf_t *b, int size, int64_t v)
+{
+    put32(b, (uint32_t)size);
+    if (size == 2)
+        put16(b, (uint16_t)v);
+    else if (size == 4)
+        put32(b, (uint32_t)v);
+    else
+        put64(b, (uint64_t)v);
+}
+
+/* Non-negative plain decimal text ("2500", "12.5") as PostgreSQL's binary numeric:
+ * base-10000 digit groups aligned on the decimal point, weight of the first, display scale. */
+static void put_numeric(tp_bench_buf_t *b, const char *s)
+{
+    const char *dot = strchr(s, '.');
+    size_t ilen = dot ? (size_t)(dot - s) : strlen(s);
+    const char *frac = dot ? dot + 1 : "";
+    size_t flen = strlen(frac), ipad = (4 - ilen % 4) % 4;
+    char dig[96];
+    size_t n = ipad;
+    memset(dig, '0', sizeof(dig));
+    memcpy(dig + n, s, ilen);
+    n += ilen;
+    memcpy(dig + n, frac, flen);
+    n += flen + (4 - flen % 4) % 4;
+    int ngroups = (int)(n / 4), igroups = (int)((ipad + ilen) / 4), first = 0, last = ngroups - 1;
+    uint16_t g[24];
+    for (int i = 0; i < ngroups; i++)
+        g[i] = (uint16_t)((dig[4 * i] - '0') * 1000 + (dig[4 * i + 1] - '0') * 100 +
+                          (dig[4 * i + 2] - '0') * 10 + (dig[4 * i + 3] - '0'));
+    while (first <= last && g[first] == 0)
+        first++;
+    while (last >= first && g[last] == 0)
+        last--;
+    int nd = last >= first ? last - first + 1 : 0;
+    put32(b, (uint32_t)(8 + 2 * nd));
+    put16(b, (uint16_t)nd);
+    put16(b, (uint16_t)(nd ? igroups - 1 - first : 0));
+    put16(b, 0); /* positive */
+    put16(b, (uint16_t)flen);
+    for (int i = first; i <= last; i++)
+        put16(b, g[i]);
+}
+
+void tp_bench_copy_begin(tp_bench_buf_t *b)
+{
+    static const char sig[11] = "PGCOPY\n\377\r\n\0";
+    b->len = 0;
+    buf_put(b, sig, 11);
+    put32(b, 0); /* flags */
+    put32(b, 0); /* header extension */
+}
+
+void tp_bench_copy_row(tp_bench_buf_t *b, const tp_bench_row_t *row, const char *round_id)
+{
+    const tp_bench_req_t *r = &row->req;
+    put16(b, 19);
+    put_text(b, r->member_id);
+    put_text(b, r->request_ref);
+    put_int(b, 4, 1); /* revision */
+    put_int(b, 2, 1); /* op: submit */
+    put_int(b, 8, row->server_seq);
+    put_text(b, round_id);
+    put_int(b, 8, row->accepted_us - PG_EPOCH_DAYS * 86400LL * 1000000LL);
+    put_int(b, 8, row->content_hash);
+    put_text(b, r->cpv);
+    put_text(b, r->item_key);
+    put_text(b, r->description);
+    put_numeric(b, r->quantity);
+    put_text(b, r->unit);
+    put_numeric(b, row->base_quantity);
+    put_int(b, 4, r->need_by_days - PG_EPOCH_DAYS);
+    put_text(b, r->zone);
+    put_text(b, r->currency);
+    if (r->max_unit_price[0])
+        put_numeric(b, r->max_unit_price);
+    else
+        put_null(b);
+    put_null(b); /* cancel_reason */
+}
+
+void tp_bench_copy_end(tp_bench_buf_t *b)
+{
+    put16(b, 0xffff);
+}
+
+void tp_bench_buf_free(tp_bench_buf_t *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,269 @@
+/* Integration: faults during intake: kill -9 of a worker, PostgreSQL stopped; nothing acked is lost. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <zmq.h>
+
+#include "tp_testclient.h"
+#include "tp_testenv.h"
+
+#define N_ITEMS 20000
+#define BATCH 100
+
+static tp_test_daemon_t daemon_;
+static void *zctx;
+static void *sock;
+static PGconn *db;
+
+static void start(void)
+{
+    tp_test_reset_db();
+    memset(&daemon_, 0, sizeof(daemon_));
+    tp_test_daemon_start(&daemon_, 2, "1w", NULL);
+    zctx = zmq_ctx_new();
+    sock = tp_test_connect(zctx, daemon_.endpoint);
+    db = tp_test_pg();
+}
+
+static void stop(void)
+{
+    zmq_close(sock);
+    zmq_ctx_term(zctx);
+    if (db)
+        PQfinish(db);
+    int st = tp_test_daemon_stop(&daemon_);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tenderpoold exit status %d", st);
+}
+
+TestSuite(faults, .init = start, .fini = stop, .timeout = 240);
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Child pids of the daemon: its workers. */
+static int worker_pids(pid_t parent, pid_t *out, int max)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)) != NULL && n < max) {
+        char path[300], buf[512];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        if (fgets(buf, sizeof(buf), f)) {
+            char *rp = strrchr(buf, ')');
+            int ppid = 0;
+            if (rp && sscanf(rp + 2, "%*c %d", &ppid) == 1 && ppid == parent)
+                out[n++] = atoi(e->d_name);
+        }
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A client that resends unacknowledged items with the same ids until each is stored. */
+typedef struct resender {
+    char refs[N_ITEMS][16];
+    uint8_t done[N_ITEMS];     /* 1 = ACCEPTED or DUPLICATE */
+    uint8_t accepted[N_ITEMS]; /* answered ACCEPTED at least once */
+    int64_t sent_at[N_ITEMS];  /* 0 = not in flight */
+    uint64_t batch_of[N_ITEMS];
+    long n_retry_later, n_accepted, n_duplicate, n_other;
+    uint64_t next_batch;
+} resender_t;
+
+#define WINDOW 2000 /* items in flight: keeps the run long enough to inject a fault in it */
+
+static void send_due(resender_t *r, int64_t now)
+{
+    tp_test_item_t items[BATCH];
+    size_t k = 0;
+    long in_flight = 0;
+    for (int i = 0; i < N_ITEMS; i++)
+        in_flight += !r->done[i] && r->sent_at[i] && now - r->sent_at[i] < 3000;
+    uint64_t id = ++r->next_batch;
+    for (int i = 0; i < N_ITEMS && in_flight < WINDOW; i++) {
+        if (r->done[i] || (r->sent_at[i] && now - r->sent_at[i] < 3000))
+            continue;
+        in_flight++;
+        items[k] = tp_test_item_default("chaos", r->refs[i]);
+        r->sent_at[i] = now;
+        r->batch_of[i] = id;
+        if (++k == BATCH) {
+            size_t len;
+            uint8_t *buf = tp_test_pack_batch(id, items, k, &len);
+            tp_test_send(sock, buf, len);
+            free(buf);
+            k = 0;
+            id = ++r->next_batch;
+        }
+    }
+    if (k) {
+        size_t len;
+        uint8_t *buf = tp_test_pack_batch(id, items, k, &len);
+        tp_test_send(sock, buf, len);
+        free(buf);
+    }
+}
+
+static int find_ref(const resender_t *r, const char *ref)
+{
+    int i = atoi(ref + 2); /* "c-<i>" */
+    return i >= 0 && i < N_ITEMS && strcmp(r->refs[i], ref) == 0 ? i : -1;
+}
+
+static void on_ack(resender_t *r, const Tenderpool__V1__BatchAck *ba)
+{
+    for (size_t k = 0; k < ba->n_acks; k++) {
+        const Tenderpool__V1__Ack *a = ba->acks[k];
+        int i = find_ref(r, a->request_ref);
+        cr_assert_geq(i, 0, "ack for an unknown ref '%s'", a->request_ref);
+        if (r->batch_of[i] != ba->batch_id)
+            continue; /* an answer to an older send of this item */
+        switch (a->status) {
+        case TENDERPOOL__V1__STATUS__STATUS_ACCEPTED:
+            r->accepted[i] = 1;
+            r->done[i] = 1;
+            r->n_accepted++;
+            break;
+        case TENDERPOOL__V1__STATUS__STATUS_DUPLICATE:
+            r->done[i] = 1;
+            r->n_duplicate++;
+            break;
+        case TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER:
+            r->sent_at[i] = now_ms() - 2800; /* resend after 200 ms, as a client should */
+            r->n_retry_later++;
+            break;
+        default:
+            r->n_other++;
+            cr_log_error("unexpected %s %s %s for %s", tp_test_status_name(a->status),
+                         a->error_code, a->detail, a->request_ref);
+        }
+    }
+}
+
+static long remaining(const resender_t *r)
+{
+    long n = 0;
+    for (int i = 0; i < N_ITEMS; i++)
+        n += !r->done[i];
+    return n;
+}
+
+/* Drive all items to a stored state; fault() is called once after `after` acks. */
+static void drive(resender_t *r, long after, void (*fault)(void), void (*heal)(void))
+{
+    for (int i = 0; i < N_ITEMS; i++)
+        snprintf(r->refs[i], sizeof(r->refs[i]), "c-%d", i);
+    bool faulted = false, healed = heal == NULL;
+    int64_t deadline = now_ms() + 150000, fault_at = 0;
+    while (remaining(r) > 0) {
+        cr_assert_lt(now_ms(), deadline, "items still unstored after 150 s: %ld",
+                     remaining(r));
+        int64_t now = now_ms();
+        send_due(r, now);
+        if (!faulted && r->n_accepted >= after) {
+            fault();
+            faulted = true;
+            fault_at = now_ms();
+        }
+        if (faulted && !healed && now_ms() - fault_at > 3000) {
+            heal();
+            healed = true;
+        }
+        Tenderpool__V1__ServerMessage *sm;
+        for (int k = 0; k < 5 && (sm = tp_test_recv(sock, 50)) != NULL; k++) {
+            if (sm->kind_case == TENDERPOOL__V1__SERVER_MESSAGE__KIND_BATCH_ACK)
+                on_ack(r, sm->batch_ack);
+            tenderpool__v1__server_message__free_unpacked(sm, NULL);
+        }
+    }
+    cr_assert(faulted, "the fault was never injected");
+}
+
+static void check_stored_once(const resender_t *r)
+{
+    long rows = tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.revision");
+    long distinct = tp_test_pg_long(
+        db, "SELECT count(DISTINCT (member_id, request_ref, revision)) FROM tenderpool.revision");
+    cr_expect_eq(rows, N_ITEMS, "every item stored once: %ld rows for %d items", rows, N_ITEMS);
+    cr_expect_eq(distinct, rows, "no duplicate rows");
+    cr_expect_eq(r->n_other, 0, "no unexpected statuses");
+}
+
+static void kill_one_worker(void)
+{
+    pid_t pids[8];
+    int n = worker_pids(daemon_.pid, pids, 8);
+    cr_assert_geq(n, 1, "the daemon has workers");
+    kill(pids[0], SIGKILL);
+}
+
+Test(faults, kill9_worker_loses_no_acked_item)
+{
+    static resender_t r;
+    memset(&r, 0, sizeof(r));
+    pid_t before[8];
+    cr_assert_eq(worker_pids(daemon_.pid, before, 8), 2);
+    drive(&r, 2000, kill_one_worker, NULL);
+    check_stored_once(&r);
+    pid_t after[8];
+    int n = 0;
+    for (int i = 0; i < 100 && (n = worker_pids(daemon_.pid, after, 8)) < 2; i++)
+        usleep(100000);
+    cr_expect_eq(n, 2, "the killed worker was restarted");
+    cr_expect(after[0] != before[0] || after[1] != before[1], "a new worker pid exists");
+    cr_log_info("kill -9: %ld accepted, %ld duplicate, %ld retry_later", r.n_accepted,
+                r.n_duplicate, r.n_retry_later);
+}
+
+static char pgdir[512];
+
+static void pg_stop(void)
+{
+    char out[2048];
+    int rc = tp_test_run(out, sizeof(out), "%s/tests/support/pgtmp.sh stop %s 2>&1",
+                         TP_TEST_SOURCE_DIR, pgdir);
+    cr_assert_eq(rc, 0, "pgtmp stop: %s", out);
+}
+
+static void pg_start(void)
+{
+    char out[2048];
+    int rc = tp_test_run(out, sizeof(out), "%s/tests/support/pgtmp.sh start %s 2>&1",
+                         TP_TEST_SOURCE_DIR, pgdir);
+    cr_assert_eq(rc, 0, "pgtmp start: %s", out);
+}
+
+Test(faults, postgres_stopped_gives_retry_later_then_recovers)
+{
+    if (getenv("TENDERPOOL_TEST_DSN") && *getenv("TENDERPOOL_TEST_DSN"))
+        cr_skip_test("TENDERPOOL_TEST_DSN names an external server this test cannot stop; "
+                     "run without it (ctest starts its own PostgreSQL)");
+    snprintf(pgdir, sizeof(pgdir), "%s", TP_TEST_PGDIR);
+    PQfinish(db);
+    db = NULL;
+    static resender_t r;
+    memset(&r, 0, sizeof(r));
+    drive(&r, 3000, pg_stop, pg_start);
+    db = tp_test_pg();
+    check_stored_once(&r);
+    cr_expect_gt(r.n_retry_later, 0, "RETRY_LATER was answered while PostgreSQL was down");
+    cr_log_info("postgres restart: %ld accepted, %ld duplicate, %ld retry_later", r.n_accepted,
+                r.n_duplicate, r.n_retry_later);
+}

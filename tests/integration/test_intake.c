@@ -1,0 +1,357 @@
+/* Integration: the real daemon, real PostgreSQL, real ZeroMQ: durable intake and its ack contract. */
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <zmq.h>
+
+#include "tp_testclient.h"
+#include "tp_testenv.h"
+
+static tp_test_daemon_t daemon_;
+static void *zctx;
+static void *sock;
+static PGconn *db;
+
+static void start(void)
+{
+    tp_test_reset_db();
+    memset(&daemon_, 0, sizeof(daemon_));
+    tp_test_daemon_start(&daemon_, 2, "1w", NULL);
+    zctx = zmq_ctx_new();
+    sock = tp_test_connect(zctx, daemon_.endpoint);
+    db = tp_test_pg();
+}
+
+static void stop(void)
+{
+    zmq_close(sock);
+    zmq_ctx_term(zctx);
+    PQfinish(db);
+    int st = tp_test_daemon_stop(&daemon_);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tenderpoold exit status %d after SIGTERM",
+              st);
+}
+
+TestSuite(intake, .init = start, .fini = stop, .timeout = 120);
+
+static long count_rows(const char *member)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM tenderpool.revision WHERE member_id = '%s'", member);
+    return tp_test_pg_long(db, sql);
+}
+
+Test(intake, accepted_items_are_rows_with_round_and_seq)
+{
+    tp_test_item_t it[3] = {tp_test_item_default("acme", "a-1"), tp_test_item_default("acme", "a-2"),
+                            tp_test_item_default("acme", "a-3")};
+    it[1].quantity = "2";
+    it[1].unit = "TNE";
+    it[1].cpv = "24111900-4"; /* with check digit */
+    it[2].quantity = "0.5";
+    it[2].unit = "DZN";
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, 3, &sm);
+    regex_t re;
+    regcomp(&re, "^[0-9]{4}-W[0-9]{2}$", REG_EXTENDED | REG_NOSUB);
+    for (int i = 0; i < 3; i++) {
+        Tenderpool__V1__Ack *a = ba->acks[i];
+        cr_assert_eq(a->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, "item %d: %s %s %s", i,
+                     tp_test_status_name(a->status), a->error_code, a->detail);
+        cr_expect_str_eq(a->request_ref, it[i].request_ref, "acks in envelope order");
+        cr_expect_eq(regexec(&re, a->round_id, 0, NULL, 0), 0, "round_id '%s'", a->round_id);
+        cr_expect_neq(a->server_seq, 0);
+    }
+    regfree(&re);
+    cr_expect_neq(ba->acks[0]->server_seq, ba->acks[1]->server_seq);
+    cr_assert_eq(count_rows("acme"), 3);
+    char *base = tp_test_pg_value(db, "SELECT base_quantity::text || ' ' || cpv FROM "
+                                      "tenderpool.revision WHERE request_ref = 'a-2'");
+    cr_expect_str_eq(base, "2000 24111900", "2 TNE is 2000 KGM exactly; check digit stripped");
+    free(base);
+    base = tp_test_pg_value(db, "SELECT base_quantity::text FROM tenderpool.revision "
+                                "WHERE request_ref = 'a-3'");
+    cr_expect_str_eq(base, "6", "0.5 DZN is 6 pieces");
+    free(base);
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM tenderpool.rounds WHERE round_id = '%s' AND status = 'open'",
+             ba->acks[0]->round_id);
+    cr_expect_eq(tp_test_pg_long(db, sql), 1, "the open round is listed in tenderpool.rounds");
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.requests WHERE "
+                                     "member_id = 'acme' AND state = 'open'"),
+                 3);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+}
+
+Test(intake, resend_is_duplicate_with_original_seq_and_one_row)
+{
+    tp_test_item_t it = tp_test_item_default("acme", "dup-1");
+    Tenderpool__V1__ServerMessage *sm1, *sm2;
+    Tenderpool__V1__BatchAck *first = tp_test_batch(sock, &it, 1, &sm1);
+    Tenderpool__V1__BatchAck *again = tp_test_batch(sock, &it, 1, &sm2);
+    cr_assert_eq(first->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    cr_assert_eq(again->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE, "got %s",
+                 tp_test_status_name(again->acks[0]->status));
+    cr_expect_eq(again->acks[0]->server_seq, first->acks[0]->server_seq);
+    cr_expect_str_eq(again->acks[0]->round_id, first->acks[0]->round_id);
+    cr_expect_eq(count_rows("acme"), 1);
+    tenderpool__v1__server_message__free_unpacked(sm1, NULL);
+    tenderpool__v1__server_message__free_unpacked(sm2, NULL);
+}
+
+static Tenderpool__V1__Status send_one(const tp_test_item_t *it, char *code, size_t codelen)
+{
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, 1, &sm);
+    Tenderpool__V1__Status st = ba->acks[0]->status;
+    if (code)
+        snprintf(code, codelen, "%s", ba->acks[0]->error_code);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    return st;
+}
+
+Test(intake, amend_stale_unknown_and_cancel)
+{
+    char code[64];
+    tp_test_item_t it = tp_test_item_default("acme", "s-1");
+    cr_assert_eq(send_one(&it, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    it.op = "amend";
+    it.revision = 2;
+    it.quantity = "20";
+    cr_assert_eq(send_one(&it, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    it.quantity = "30"; /* same revision, other content */
+    cr_assert_eq(send_one(&it, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_STALE);
+    it.revision = 1;
+    cr_assert_eq(send_one(&it, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_STALE);
+    tp_test_item_t unknown = it;
+    unknown.request_ref = "never-sent";
+    unknown.revision = 2;
+    cr_assert_eq(send_one(&unknown, code, sizeof(code)), TENDERPOOL__V1__STATUS__STATUS_REJECTED);
+    cr_expect_str_eq(code, "UNKNOWN_REQUEST");
+    tp_test_item_t cancel = {.op = "cancel", .member_id = "acme", .request_ref = "s-1",
+                             .revision = 3, .reason = "budget cut"};
+    cr_assert_eq(send_one(&cancel, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    cr_assert_eq(send_one(&cancel, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_DUPLICATE);
+    it.revision = 4;
+    cr_assert_eq(send_one(&it, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_STALE,
+                 "a cancelled request stays cancelled");
+    cr_expect_eq(count_rows("acme"), 3, "submit, amend, cancel: three revisions kept");
+    char *state = tp_test_pg_value(
+        db, "SELECT state || ' ' || revision FROM tenderpool.requests WHERE request_ref = 's-1'");
+    cr_expect_str_eq(state, "cancelled 3");
+    free(state);
+}
+
+/* One bad field value per case, sent between two good items. */
+typedef struct bad_case {
+    const char *field;
+    const char *value;
+    const char *code;
+} bad_case_t;
+
+static const bad_case_t bad_cases[] = {
+    {"request_ref", "", "INVALID_FIELD"},
+    {"request_ref", "has space", "INVALID_FIELD"},
+    {"request_ref", "x12345678901234567890123456789012345678901234567890123456789012345",
+     "INVALID_FIELD"},
+    {"member_id", "", "INVALID_FIELD"},
+    {"member_id", "bad/member", "INVALID_FIELD"},
+    {"revision", "2", "INVALID_FIELD"},
+    {"cpv", "1234", "INVALID_FIELD"},
+    {"cpv", "18424300-X", "INVALID_FIELD"},
+    {"item_key", "", "INVALID_FIELD"},
+    {"item_key", "tab\there", "INVALID_FIELD"},
+    {"item_key", "bad\xff utf8", "INVALID_FIELD"},
+    {"description", "nul\x01 control", "INVALID_FIELD"},
+    {"quantity", "abc", "INVALID_FIELD"},
+    {"quantity", "0", "INVALID_FIELD"},
+    {"quantity", "-5", "INVALID_FIELD"},
+    {"quantity", "NaN", "INVALID_FIELD"},
+    {"quantity", "1e3", "INVALID_FIELD"},
+    {"quantity", "1234567890123", "INVALID_FIELD"},
+    {"quantity", "1.1234567", "INVALID_FIELD"},
+    {"quantity", "0.5", "INVALID_FIELD"}, /* 0.5 H87: not whole pieces */
+    {"unit", "XYZ", "UNKNOWN_UNIT"},
+    {"need_by", "2026-02-30", "INVALID_FIELD"},
+    {"need_by", "2020-01-01", "INVALID_FIELD"},
+    {"need_by", "2099-01-01", "INVALID_FIELD"},
+    {"need_by", "15/01/2027", "INVALID_FIELD"},
+    {"delivery_zone", "frk24", "INVALID_FIELD"},
+    {"delivery_zone", "", "INVALID_FIELD"},
+    {"currency", "ABC", "INVALID_FIELD"},
+    {"currency", "eur", "INVALID_FIELD"},
+    {"max_unit_price", "-1", "INVALID_FIELD"},
+    {"max_unit_price", "1.1234567", "INVALID_FIELD"},
+};
+
+static void set_field(tp_test_item_t *it, const char *field, const char *value)
+{
+    if (strcmp(field, "request_ref") == 0)
+        it->request_ref = value;
+    else if (strcmp(field, "member_id") == 0)
+        it->member_id = value;
+    else if (strcmp(field, "revision") == 0)
+        it->revision = (uint32_t)atoi(value);
+    else if (strcmp(field, "cpv") == 0)
+        it->cpv = value;
+    else if (strcmp(field, "item_key") == 0)
+        it->item_key = value;
+    else if (strcmp(field, "description") == 0)
+        it->description = value;
+    else if (strcmp(field, "quantity") == 0)
+        it->quantity = value;
+    else if (strcmp(field, "unit") == 0)
+        it->unit = value;
+    else if (strcmp(field, "need_by") == 0)
+        it->need_by = value;
+    else if (strcmp(field, "delivery_zone") == 0)
+        it->delivery_zone = value;
+    else if (strcmp(field, "currency") == 0)
+        it->currency = value;
+    else if (strcmp(field, "max_unit_price") == 0)
+        it->max_unit_price = value;
+}
+
+Test(intake, every_bad_field_is_rejected_and_neighbours_accepted)
+{
+    size_t n = sizeof(bad_cases) / sizeof(bad_cases[0]);
+    for (size_t i = 0; i < n; i++) {
+        char r1[32], r2[32], r3[32];
+        snprintf(r1, sizeof(r1), "good-%zu-a", i);
+        snprintf(r2, sizeof(r2), "bad-%zu", i);
+        snprintf(r3, sizeof(r3), "good-%zu-b", i);
+        tp_test_item_t it[3] = {tp_test_item_default("acme", r1), tp_test_item_default("acme", r2),
+                                tp_test_item_default("acme", r3)};
+        set_field(&it[1], bad_cases[i].field, bad_cases[i].value);
+        Tenderpool__V1__ServerMessage *sm;
+        Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, 3, &sm);
+        const Tenderpool__V1__Ack *bad = ba->acks[1];
+        cr_expect_eq(bad->status, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
+                     "%s='%s': got %s", bad_cases[i].field, bad_cases[i].value,
+                     tp_test_status_name(bad->status));
+        cr_expect_str_eq(bad->error_code, bad_cases[i].code, "%s='%s': code %s",
+                         bad_cases[i].field, bad_cases[i].value, bad->error_code);
+        cr_expect(strstr(bad->detail, bad_cases[i].field) != NULL,
+                  "%s='%s': detail '%s' must name the field", bad_cases[i].field,
+                  bad_cases[i].value, bad->detail);
+        cr_expect_eq(ba->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+        cr_expect_eq(ba->acks[2]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+        tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    }
+    cr_expect_eq(count_rows("acme"), (long)(2 * n), "only the good neighbours are stored");
+}
+
+Test(intake, undecodable_and_oversized_batches)
+{
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01, 0x02, 0x03, 0x80};
+    tp_test_send(sock, junk, sizeof(junk));
+    Tenderpool__V1__ServerMessage *sm = tp_test_recv(sock, 10000);
+    cr_assert_not_null(sm, "an undecodable frame is answered");
+    cr_assert_eq(sm->kind_case, TENDERPOOL__V1__SERVER_MESSAGE__KIND_BATCH_ACK);
+    cr_assert_eq(sm->batch_ack->n_acks, 1);
+    cr_expect_eq(sm->batch_ack->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_REJECTED);
+    cr_expect_str_eq(sm->batch_ack->acks[0]->error_code, "MALFORMED");
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+
+    size_t n = 1001;
+    tp_test_item_t *it = calloc(n, sizeof(*it));
+    char(*refs)[16] = calloc(n, 16);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(refs[i], 16, "big-%zu", i);
+        it[i] = tp_test_item_default("acme", refs[i]);
+    }
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, n, &sm);
+    cr_expect_eq(ba->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_REJECTED);
+    cr_expect_str_eq(ba->acks[1000]->error_code, "BATCH_TOO_LARGE");
+    cr_expect_str_eq(ba->acks[1000]->request_ref, "big-1000");
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    cr_expect_eq(count_rows("acme"), 0);
+    /* the daemon still works */
+    tp_test_item_t ok = tp_test_item_default("acme", "after-junk");
+    cr_expect_eq(send_one(&ok, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    free(it);
+    free(refs);
+}
+
+Test(intake, status_query_answers_only_own_requests)
+{
+    tp_test_item_t a = tp_test_item_default("acme", "st-1");
+    tp_test_item_t b = tp_test_item_default("bolt", "st-2");
+    tp_test_item_t c = {.op = "cancel", .member_id = "acme", .request_ref = "st-1", .revision = 2};
+    cr_assert_eq(send_one(&a, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    cr_assert_eq(send_one(&b, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    tp_test_item_t a2 = tp_test_item_default("acme", "st-3");
+    cr_assert_eq(send_one(&a2, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    cr_assert_eq(send_one(&c, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    const char *refs[] = {"st-1", "st-2", "st-3", "nope"};
+    size_t len;
+    uint8_t *buf = tp_test_pack_status(77, "acme", refs, 4, NULL, &len);
+    tp_test_send(sock, buf, len);
+    free(buf);
+    Tenderpool__V1__ServerMessage *sm = tp_test_recv(sock, 10000);
+    cr_assert_not_null(sm);
+    cr_assert_eq(sm->kind_case, TENDERPOOL__V1__SERVER_MESSAGE__KIND_STATUS);
+    Tenderpool__V1__StatusReply *r = sm->status;
+    cr_assert_eq(r->query_id, 77);
+    cr_assert_eq(r->n_requests, 4);
+    cr_expect_eq(r->requests[0]->state, TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_CANCELLED);
+    cr_expect_eq(r->requests[1]->state, TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_UNKNOWN,
+                 "another member's request is unknown to acme");
+    cr_expect_str_eq(r->requests[1]->round_id, "");
+    cr_expect_eq(r->requests[2]->state, TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_OPEN);
+    cr_expect_neq(r->requests[2]->round_id[0], '\0');
+    cr_expect_eq(r->requests[3]->state, TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_UNKNOWN);
+    /* by round: all own requests of that round, nothing of bolt's */
+    char round[40];
+    snprintf(round, sizeof(round), "%s", r->requests[2]->round_id);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    buf = tp_test_pack_status(78, "acme", NULL, 0, round, &len);
+    tp_test_send(sock, buf, len);
+    free(buf);
+    sm = tp_test_recv(sock, 10000);
+    cr_assert_not_null(sm);
+    cr_assert_eq(sm->status->n_requests, 2, "acme has st-1 and st-3 in %s", round);
+    for (size_t i = 0; i < sm->status->n_requests; i++)
+        cr_expect_neq(strcmp(sm->status->requests[i]->request_ref, "st-2"), 0);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+}
+
+Test(intake, restart_reloads_state_for_duplicates)
+{
+    tp_test_item_t it = tp_test_item_default("acme", "rs-1");
+    Tenderpool__V1__ServerMessage *sm1, *sm2;
+    Tenderpool__V1__BatchAck *first = tp_test_batch(sock, &it, 1, &sm1);
+    cr_assert_eq(first->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    zmq_close(sock);
+    tp_test_daemon_restart(&daemon_);
+    sock = tp_test_connect(zctx, daemon_.endpoint);
+    Tenderpool__V1__BatchAck *again = tp_test_batch(sock, &it, 1, &sm2);
+    cr_expect_eq(again->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE);
+    cr_expect_eq(again->acks[0]->server_seq, first->acks[0]->server_seq);
+    cr_expect_eq(count_rows("acme"), 1);
+    tenderpool__v1__server_message__free_unpacked(sm1, NULL);
+    tenderpool__v1__server_message__free_unpacked(sm2, NULL);
+}
+
+Test(intake, imported_cpv_list_is_enforced)
+{
+    tp_test_pg_exec(db, "INSERT INTO tenderpool.cpv_code VALUES ('18424300', 'Gloves')");
+    zmq_close(sock);
+    tp_test_daemon_restart(&daemon_);
+    sock = tp_test_connect(zctx, daemon_.endpoint);
+    char code[64];
+    tp_test_item_t it = tp_test_item_default("acme", "cpv-1");
+    cr_expect_eq(send_one(&it, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    it.request_ref = "cpv-2";
+    it.cpv = "99999999";
+    cr_expect_eq(send_one(&it, code, sizeof(code)), TENDERPOOL__V1__STATUS__STATUS_REJECTED);
+    cr_expect_str_eq(code, "UNKNOWN_CPV");
+}
