@@ -18,8 +18,8 @@ typedef enum tp_period_kind {
 
 typedef struct tp_calendar {
     tp_period_kind_t kind;
-    int n;              /* multiplier for s/min/h; 1 for d/w/M */
-    char tz[64];        /* IANA zone name */
+    int n;       /* multiplier for s/min/h; 1 for d/w/M */
+    char tz[64]; /* IANA zone name */
 } tp_calendar_t;
 
 typedef struct tp_round_span {

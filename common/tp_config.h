@@ -12,35 +12,35 @@ typedef enum tp_security_mode { TP_SECURITY_CURVE, TP_SECURITY_NONE } tp_securit
 
 typedef struct tp_config {
     /* [intake] */
-    char intake_endpoint[TP_CFG_STR];   /* tcp://127.0.0.1:5570 */
-    int64_t max_message_bytes;          /* 1048576 */
-    int max_batch_items;                /* 1000 */
+    char intake_endpoint[TP_CFG_STR]; /* tcp://127.0.0.1:5570 */
+    int64_t max_message_bytes;        /* 1048576 */
+    int max_batch_items;              /* 1000 */
     /* [control] */
-    char control_endpoint[TP_CFG_STR];  /* ipc:///run/tenderpool/control */
+    char control_endpoint[TP_CFG_STR]; /* ipc:///run/tenderpool/control */
     /* [metrics] */
-    char metrics_listen[TP_CFG_STR];    /* 127.0.0.1:9570; empty disables */
+    char metrics_listen[TP_CFG_STR]; /* 127.0.0.1:9570; empty disables */
     /* [database] */
-    char dsn[1024];                     /* postgresql:///tenderpool */
-    char owner_dsn[1024];               /* defaults to dsn */
+    char dsn[1024];       /* postgresql:///tenderpool */
+    char owner_dsn[1024]; /* defaults to dsn */
     /* [workers] */
-    int worker_count;                   /* 2 */
-    char runtime_dir[TP_CFG_STR];       /* /run/tenderpool: worker ipc sockets */
+    int worker_count;             /* 2 */
+    char runtime_dir[TP_CFG_STR]; /* /run/tenderpool: worker ipc sockets */
     /* [rounds] */
-    char period[32];                    /* 1w */
-    char timezone[64];                  /* Europe/Paris */
+    char period[32];   /* 1w */
+    char timezone[64]; /* Europe/Paris */
     /* [pooling] */
-    int min_members;                    /* 3 */
-    int max_carry_over;                 /* 2 */
+    int min_members;    /* 3 */
+    int max_carry_over; /* 2 */
     /* [limits] */
-    int64_t member_rate;                /* 50000 per second */
-    int64_t member_burst;               /* 100000 */
-    int64_t max_in_flight;              /* 200000 */
+    int64_t member_rate;   /* 50000 per second */
+    int64_t member_burst;  /* 100000 */
+    int64_t max_in_flight; /* 200000 */
     /* [tender] */
-    int tender_period_days;             /* 21 */
+    int tender_period_days; /* 21 */
     /* [log] */
-    int log_level;                      /* LOG_INFO (syslog numbering) */
+    int log_level; /* LOG_INFO (syslog numbering) */
     /* [security] */
-    tp_security_mode_t security_mode;   /* curve */
+    tp_security_mode_t security_mode; /* curve */
     char secret_key_file[TP_CFG_STR];
 } tp_config_t;
 

@@ -31,11 +31,11 @@ typedef enum tp_ipc_type {
 typedef struct tp_ipc_hdr {
     uint32_t magic;
     uint32_t type;
-    uint64_t token;      /* supervisor's pending-request token, echoed back */
+    uint64_t token; /* supervisor's pending-request token, echoed back */
     uint32_t flags;
-    uint32_t nidx;       /* BATCH: number of uint32 indices that follow the header */
-    uint32_t worker;     /* HELLO/HEARTBEAT: worker index */
-    uint32_t pid;        /* HELLO: worker pid */
+    uint32_t nidx;        /* BATCH: number of uint32 indices that follow the header */
+    uint32_t worker;      /* HELLO/HEARTBEAT: worker index */
+    uint32_t pid;         /* HELLO: worker pid */
     char auth_member[72]; /* curve mode: authenticated member id; "" in mode none */
 } tp_ipc_hdr_t;
 

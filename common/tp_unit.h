@@ -17,11 +17,11 @@ typedef enum tp_dim {
 } tp_dim_t;
 
 typedef struct tp_unit {
-    const char *code;      /* Rec 20 common code, e.g. "TNE" */
-    const char *name;      /* e.g. "tonne (metric ton)" */
+    const char *code; /* Rec 20 common code, e.g. "TNE" */
+    const char *name; /* e.g. "tonne (metric ton)" */
     tp_dim_t dim;
-    const char *base;      /* base unit code of the dimension ("KGM"), or code itself */
-    const char *factor;    /* exact factor to the base unit as decimal text ("1000") */
+    const char *base;   /* base unit code of the dimension ("KGM"), or code itself */
+    const char *factor; /* exact factor to the base unit as decimal text ("1000") */
 } tp_unit_t;
 
 /* Lookup by exact code; NULL when the code is not in the table. */

@@ -21,11 +21,11 @@ typedef struct tp_request {
     const char *request_ref;
     uint32_t revision;
     /* submit/amend only: */
-    char cpv[9];            /* 8 digits, check digit stripped (held inline: the struct is
-                               copied into commit groups, so it must not point into itself) */
+    char cpv[9]; /* 8 digits, check digit stripped (held inline: the struct is
+                    copied into commit groups, so it must not point into itself) */
     const char *item_key;
     const char *description;
-    tp_dec_t quantity;      /* in `unit` */
+    tp_dec_t quantity; /* in `unit` */
     const tp_unit_t *unit;
     tp_dec_t base_quantity; /* in unit->base */
     int need_by_y, need_by_m, need_by_d;
@@ -45,10 +45,10 @@ typedef struct tp_reject {
 } tp_reject_t;
 
 typedef struct tp_validate_ctx {
-    const tp_cpv_set_t *cpv;   /* NULL or empty: format check only */
+    const tp_cpv_set_t *cpv;       /* NULL or empty: format check only */
     int today_y, today_m, today_d; /* accept date in the rounds' zone */
-    bool member_required;      /* security = none: member_id 1-64 [A-Za-z0-9._-] */
-    const char *auth_member;   /* curve: the authenticated member, else NULL */
+    bool member_required;          /* security = none: member_id 1-64 [A-Za-z0-9._-] */
+    const char *auth_member;       /* curve: the authenticated member, else NULL */
 } tp_validate_ctx_t;
 
 /* Validate one envelope into *out. Returns 0 when valid, else -1 with *rej set.
@@ -56,8 +56,7 @@ typedef struct tp_validate_ctx {
  * here: submit must have revision 1, amend/cancel revision >= 2 is NOT required
  * (an amend of revision 1 would be STALE against the stored submit). */
 int tp_validate_envelope(const tp_validate_ctx_t *ctx, const Tenderpool__V1__Envelope *env,
-                         tp_request_t *out, tp_reject_t *rej)
-    __attribute__((warn_unused_result));
+                         tp_request_t *out, tp_reject_t *rej) __attribute__((warn_unused_result));
 
 /* Field rules, exposed for the CLI feed reader and for tests. Each returns true when valid. */
 bool tp_valid_request_ref(const char *s);

@@ -63,10 +63,18 @@ int main(int argc, char **argv)
             if (realpath(optarg, s.config_path) == NULL)
                 snprintf(s.config_path, sizeof(s.config_path), "%s", optarg);
             break;
-        case 'k': check_only = true; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("tenderpoold %s\n", TP_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'k':
+            check_only = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("tenderpoold %s\n", TP_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!s.config_path[0] || optind != argc) {

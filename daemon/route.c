@@ -57,20 +57,28 @@ static void send_batch_ack(tp_supervisor_t *s, const uint8_t *id, size_t idlen, 
 static const char *env_ref(const Tenderpool__V1__Envelope *e)
 {
     switch (e->body_case) {
-    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT: return e->submit->request_ref;
-    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND: return e->amend->request_ref;
-    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL: return e->cancel->request_ref;
-    default: return "";
+    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT:
+        return e->submit->request_ref;
+    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND:
+        return e->amend->request_ref;
+    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL:
+        return e->cancel->request_ref;
+    default:
+        return "";
     }
 }
 
 static uint32_t env_rev(const Tenderpool__V1__Envelope *e)
 {
     switch (e->body_case) {
-    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT: return e->submit->revision;
-    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND: return e->amend->revision;
-    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL: return e->cancel->revision;
-    default: return 0;
+    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT:
+        return e->submit->revision;
+    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND:
+        return e->amend->revision;
+    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL:
+        return e->cancel->revision;
+    default:
+        return 0;
     }
 }
 
@@ -161,8 +169,8 @@ static void pending_complete(tp_supervisor_t *s, tp_pending_t *p)
 
 /* ---- forwarding to workers ---- */
 
-static int send_worker(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h,
-                       const uint32_t *idx, zmq_msg_t *payload)
+static int send_worker(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h, const uint32_t *idx,
+                       zmq_msg_t *payload)
 {
     char id[16];
     int n = snprintf(id, sizeof(id), "w%u", w);
@@ -254,8 +262,11 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
         for (uint32_t i = 0; i < p->nitems; i++)
             if (p->owner[i] == w)
                 idx[k++] = i;
-        tp_ipc_hdr_t h = {.magic = TP_IPC_MAGIC, .type = TP_IPC_BATCH, .token = p->token,
-                          .nidx = k, .flags = counts[w] == p->nitems ? TP_IPC_F_WHOLE : 0};
+        tp_ipc_hdr_t h = {.magic = TP_IPC_MAGIC,
+                          .type = TP_IPC_BATCH,
+                          .token = p->token,
+                          .nidx = k,
+                          .flags = counts[w] == p->nitems ? TP_IPC_F_WHOLE : 0};
         snprintf(h.auth_member, sizeof(h.auth_member), "%s", auth);
         p->part_mask |= 1ULL << w;
         p->parts_left++;
@@ -349,8 +360,7 @@ out:
 
 /* ---- answers from workers ---- */
 
-static void merge_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w, const void *buf,
-                       size_t len)
+static void merge_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w, const void *buf, size_t len)
 {
     Tenderpool__V1__BatchAck *ba = tenderpool__v1__batch_ack__unpack(NULL, len, buf);
     uint32_t k = 0;
@@ -367,8 +377,8 @@ static void merge_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w, const vo
     p->parts[w] = ba;
 }
 
-static void on_worker_answer(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h,
-                             const void *buf, size_t len)
+static void on_worker_answer(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h, const void *buf,
+                             size_t len)
 {
     tp_pending_t *p = pending_find(s, h->token);
     if (p == NULL || !(p->part_mask & (1ULL << w)))

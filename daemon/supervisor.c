@@ -171,8 +171,7 @@ static void drain_step(tp_supervisor_t *s)
 {
     if (!s->stopping_workers && (s->npend == 0 || tp_sup_now_ms() > s->drain_deadline_ms)) {
         if (s->npend)
-            tp_warn("drain timeout: %d messages unanswered (their items were not acked)",
-                    s->npend);
+            tp_warn("drain timeout: %d messages unanswered (their items were not acked)", s->npend);
         s->stopping_workers = true;
         tp_wproc_signal_all(s, SIGTERM);
     }

@@ -13,25 +13,25 @@
 #define TP_MAX_WORKERS 64
 
 typedef struct tp_wproc {
-    pid_t pid;             /* 0 when not running */
-    bool ready;            /* HELLO received since the last start */
+    pid_t pid;  /* 0 when not running */
+    bool ready; /* HELLO received since the last start */
     int64_t started_ms;
     int64_t restart_at_ms; /* when to start it again after a crash */
     int backoff_ms;
-    int crashes;           /* crashes since the last stable run */
-    int64_t last_seen_ms;  /* last HELLO/HEARTBEAT/reply */
+    int crashes;          /* crashes since the last stable run */
+    int64_t last_seen_ms; /* last HELLO/HEARTBEAT/reply */
 } tp_wproc_t;
 
 /* A client message waiting for its workers' answers. */
 typedef struct tp_pending {
-    uint64_t token;        /* generation << 32 | slot; 0 = free */
-    uint8_t client[256];   /* the client's ROUTER routing id */
+    uint64_t token;      /* generation << 32 | slot; 0 = free */
+    uint8_t client[256]; /* the client's ROUTER routing id */
     size_t client_len;
     bool is_status;
     uint32_t nitems;
-    uint32_t parts_left;   /* workers that still owe an answer */
-    uint64_t part_mask;    /* which workers owe one */
-    uint8_t *owner;        /* item -> worker */
+    uint32_t parts_left;                /* workers that still owe an answer */
+    uint64_t part_mask;                 /* which workers owe one */
+    uint8_t *owner;                     /* item -> worker */
     Tenderpool__V1__ClientMessage *msg; /* decoded client message */
     Tenderpool__V1__Ack *own_acks;      /* acks decided by the supervisor (dead worker, ...) */
     Tenderpool__V1__Ack **acks;         /* item -> its ack */
@@ -45,8 +45,8 @@ typedef struct tp_supervisor {
     char worker_path[512];
     char worker_endpoint[600];
     void *zctx;
-    void *intake;  /* ROUTER, members */
-    void *wsock;   /* ROUTER, workers */
+    void *intake; /* ROUTER, members */
+    void *wsock;  /* ROUTER, workers */
     int sigfd;
     bool draining;
     int64_t drain_deadline_ms;

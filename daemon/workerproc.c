@@ -30,8 +30,8 @@ int tp_wproc_spawn(tp_supervisor_t *s, uint32_t i)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* a killed supervisor takes its workers along */
-        char *argv[] = {s->worker_path, "--index", idx, "--count", cnt, "--supervisor",
-                        s->worker_endpoint, "-c", s->config_path, NULL};
+        char *argv[] = {s->worker_path, "--index",          idx,  "--count",      cnt,
+                        "--supervisor", s->worker_endpoint, "-c", s->config_path, NULL};
         execv(s->worker_path, argv);
         fprintf(stderr, "<3>worker[%u]: cannot execute %s: %s\n", i, s->worker_path,
                 strerror(errno));
@@ -54,8 +54,7 @@ static void on_exit_status(tp_supervisor_t *s, uint32_t i, int status)
     if (WIFSIGNALED(status))
         tp_warn("worker %u (pid %d) killed by signal %d", i, (int)w->pid, WTERMSIG(status));
     else if (!clean || !s->stopping_workers)
-        tp_warn("worker %u (pid %d) exited with status %d", i, (int)w->pid,
-                WEXITSTATUS(status));
+        tp_warn("worker %u (pid %d) exited with status %d", i, (int)w->pid, WEXITSTATUS(status));
     w->pid = 0;
     w->ready = false;
     tp_route_worker_lost(s, i);

@@ -47,9 +47,8 @@ static void reply_send(tp_worker_t *w, tp_reply_t *r)
 }
 
 /* Decide one ack; sends the reply once every ack is decided. */
-static void reply_set(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
-                      Tenderpool__V1__Status status, const char *code, const char *detail,
-                      const char *round_id, uint64_t seq)
+static void reply_set(tp_worker_t *w, tp_reply_t *r, uint32_t slot, Tenderpool__V1__Status status,
+                      const char *code, const char *detail, const char *round_id, uint64_t seq)
 {
     Tenderpool__V1__Ack *a = &r->acks[slot];
     a->status = status;
@@ -96,9 +95,8 @@ static uint64_t content_hash(const Tenderpool__V1__Envelope *env, const tp_reque
     if (q->op == TP_OP_CANCEL)
         return hash_field(h, env->cancel->reason) & INT64_MAX;
     const Tenderpool__V1__PurchaseRequest *p = q->op == TP_OP_SUBMIT ? env->submit : env->amend;
-    const char *f[] = {p->cpv,      p->item_key,      p->description, p->quantity,
-                       p->unit,     p->need_by,       p->delivery_zone, p->currency,
-                       p->max_unit_price};
+    const char *f[] = {p->cpv,     p->item_key,      p->description, p->quantity,      p->unit,
+                       p->need_by, p->delivery_zone, p->currency,    p->max_unit_price};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
         h = hash_field(h, f[i]);
     return h & INT64_MAX; /* stored as bigint */
@@ -194,10 +192,8 @@ static void reject_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot, const tp_r
                              ? env->member_id
                              : "?";
     tp_info("member %s ref %s rejected %s: %s", member,
-            r->acks[slot].request_ref[0] ? r->acks[slot].request_ref : "?", rej->code,
-            rej->detail);
-    reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED, rej->code, rej->detail, NULL,
-              0);
+            r->acks[slot].request_ref[0] ? r->acks[slot].request_ref : "?", rej->code, rej->detail);
+    reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED, rej->code, rej->detail, NULL, 0);
 }
 
 static void echo_ref(Tenderpool__V1__Ack *a, const Tenderpool__V1__Envelope *env)
@@ -235,10 +231,9 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
     r->msg = tenderpool__v1__client_message__unpack(NULL, len, payload);
     const Tenderpool__V1__Batch *b =
         r->msg && r->msg->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH ? r->msg->batch
-                                                                                 : NULL;
+                                                                                  : NULL;
     if (b == NULL) { /* the supervisor checked it: a broken invariant, answered anyway */
-        tp_err("supervisor sent an undecodable batch (token %llu)",
-               (unsigned long long)hdr->token);
+        tp_err("supervisor sent an undecodable batch (token %llu)", (unsigned long long)hdr->token);
         for (uint32_t i = 0; i < r->n && r->pending; i++)
             reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
                       "undecodable message", NULL, 0);
@@ -341,12 +336,12 @@ static void resolve_ok(tp_worker_t *w, tp_item_t *it)
     switch (it->outcome) {
     case TP_OUT_WRITE:
         w->n_accepted++;
-        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, NULL, NULL,
-                  rid, it->server_seq);
+        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, NULL, NULL, rid,
+                  it->server_seq);
         break;
     case TP_OUT_DUPLICATE:
-        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE, NULL, NULL,
-                  rid, it->server_seq);
+        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE, NULL, NULL, rid,
+                  it->server_seq);
         break;
     case TP_OUT_STALE:
         reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_STALE, NULL,

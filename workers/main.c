@@ -25,11 +25,20 @@ static void parse_args(tp_worker_t *w, int argc, char **argv)
     w->count = 0;
     while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
         switch (ch) {
-        case 'i': w->index = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 'n': w->count = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 's': snprintf(w->sup_endpoint, sizeof(w->sup_endpoint), "%s", optarg); break;
-        case 'c': snprintf(w->config_path, sizeof(w->config_path), "%s", optarg); break;
-        default: usage();
+        case 'i':
+            w->index = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'n':
+            w->count = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 's':
+            snprintf(w->sup_endpoint, sizeof(w->sup_endpoint), "%s", optarg);
+            break;
+        case 'c':
+            snprintf(w->config_path, sizeof(w->config_path), "%s", optarg);
+            break;
+        default:
+            usage();
         }
     }
     if (w->count == 0 || w->index >= w->count || !w->sup_endpoint[0] || !w->config_path[0])

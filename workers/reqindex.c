@@ -120,8 +120,7 @@ static tp_reqent_t *probe(tp_reqindex_t *ix, uint64_t h, uint32_t member, const 
     size_t j = h & (ix->nslots - 1);
     for (;;) {
         tp_reqent_t *e = &ix->slots[j];
-        if (e->hash == 0 ||
-            (e->hash == h && e->member == member && strcmp(e->ref, ref) == 0))
+        if (e->hash == 0 || (e->hash == h && e->member == member && strcmp(e->ref, ref) == 0))
             return e;
         j = (j + 1) & (ix->nslots - 1);
     }

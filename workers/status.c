@@ -72,8 +72,8 @@ static char *refs_array(const Tenderpool__V1__StatusQuery *q)
     return s;
 }
 
-static PGresult *run_query(tp_worker_t *w, const char *member,
-                           const Tenderpool__V1__StatusQuery *q, char *err, size_t errlen)
+static PGresult *run_query(tp_worker_t *w, const char *member, const Tenderpool__V1__StatusQuery *q,
+                           char *err, size_t errlen)
 {
     if (q->n_request_refs == 0) {
         const char *params[] = {member, q->round_id};

@@ -240,7 +240,8 @@ int tp_store_check_schema(tp_store_t *st, char *err, size_t errlen)
     int ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     if (!ok) {
-        snprintf(err, errlen, "schema tenderpool is not migrated: run 'tenderpool migrate -c FILE'");
+        snprintf(err, errlen,
+                 "schema tenderpool is not migrated: run 'tenderpool migrate -c FILE'");
         return -1;
     }
     return 0;
@@ -324,11 +325,11 @@ int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint
                         char *err, size_t errlen)
 {
     /* Identifiers are [A-Za-z0-9._:/-]: COPY text needs no unescaping. */
-    PGresult *r = PQexec(st->qconn,
-                         "COPY (SELECT DISTINCT ON (member_id, request_ref) member_id, "
-                         "request_ref, revision, op, server_seq, content_hash, round_id "
-                         "FROM tenderpool.revision ORDER BY member_id, request_ref, revision DESC)"
-                         " TO STDOUT");
+    PGresult *r =
+        PQexec(st->qconn, "COPY (SELECT DISTINCT ON (member_id, request_ref) member_id, "
+                          "request_ref, revision, op, server_seq, content_hash, round_id "
+                          "FROM tenderpool.revision ORDER BY member_id, request_ref, revision DESC)"
+                          " TO STDOUT");
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         tp_pg_error(r, st->qconn, "load request state", err, errlen);
         PQclear(r);

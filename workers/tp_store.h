@@ -42,10 +42,10 @@ typedef enum tp_commit_state {
 } tp_commit_state_t;
 
 typedef enum tp_commit_result {
-    TP_COMMIT_PENDING,  /* still running */
-    TP_COMMIT_OK,       /* committed (synchronous commit) */
-    TP_COMMIT_FAILED,   /* refused by the server: nothing stored */
-    TP_COMMIT_LOST,     /* connection broke: outcome unknown, reload before trusting state */
+    TP_COMMIT_PENDING, /* still running */
+    TP_COMMIT_OK,      /* committed (synchronous commit) */
+    TP_COMMIT_FAILED,  /* refused by the server: nothing stored */
+    TP_COMMIT_LOST,    /* connection broke: outcome unknown, reload before trusting state */
 } tp_commit_result_t;
 
 typedef struct tp_store {

@@ -72,7 +72,7 @@ typedef struct tp_worker {
     tp_reqindex_t *ix;
     tp_cpv_set_t *cpv;
     tp_group_t groups[2];
-    int building;   /* index of the group being filled */
+    int building;    /* index of the group being filled */
     bool committing; /* groups[!building] is being committed */
     int64_t retry_at_ms;
     int backoff_ms;

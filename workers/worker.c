@@ -82,7 +82,7 @@ static int db_connect(tp_worker_t *w)
                 "is checked");
     w->round.id[0] = '\0';
     w->ensured_round[0] = '\0';
-    tp_info("database connected; %zu requests loaded in %lld ms; %zu CPV codes", 
+    tp_info("database connected; %zu requests loaded in %lld ms; %zu CPV codes",
             tp_reqindex_count(w->ix), (long long)(tp_now_ms() - t0), tp_cpv_set_count(w->cpv));
     return 0;
 }
@@ -238,11 +238,10 @@ int tp_worker_run(tp_worker_t *w)
         bool full = w->groups[w->building].n >= TP_MAX_GROUP_ITEMS;
         items[0] = (zmq_pollitem_t){.socket = w->sup, .events = full ? 0 : ZMQ_POLLIN};
         items[1] = (zmq_pollitem_t){.fd = w->sigfd, .events = ZMQ_POLLIN};
-        items[2] = (zmq_pollitem_t){.fd = ndb < 0 ? w->sigfd : ndb,
-                                    .events = ndb < 0 ? 0
-                                                      : ZMQ_POLLIN | (tp_store_wants_write(&w->store)
-                                                                          ? ZMQ_POLLOUT
-                                                                          : 0)};
+        items[2] = (zmq_pollitem_t){
+            .fd = ndb < 0 ? w->sigfd : ndb,
+            .events =
+                ndb < 0 ? 0 : ZMQ_POLLIN | (tp_store_wants_write(&w->store) ? ZMQ_POLLOUT : 0)};
         long timeout = tp_store_up(&w->store) ? 1000 : 100;
         if (zmq_poll(items, 3, timeout) < 0 && errno != EINTR) {
             tp_err("poll: %s", zmq_strerror(errno));

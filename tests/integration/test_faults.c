@@ -1,4 +1,5 @@
-/* Integration: faults during intake: kill -9 of a worker, PostgreSQL stopped; nothing acked is lost. */
+/* Integration: faults during intake: kill -9 of a worker, PostgreSQL stopped; nothing acked is
+ * lost. */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -173,8 +174,7 @@ static void drive(resender_t *r, long after, void (*fault)(void), void (*heal)(v
     bool faulted = false, healed = heal == NULL;
     int64_t deadline = now_ms() + 150000, fault_at = 0;
     while (remaining(r) > 0) {
-        cr_assert_lt(now_ms(), deadline, "items still unstored after 150 s: %ld",
-                     remaining(r));
+        cr_assert_lt(now_ms(), deadline, "items still unstored after 150 s: %ld", remaining(r));
         int64_t now = now_ms();
         send_due(r, now);
         if (!faulted && r->n_accepted >= after) {

@@ -1,4 +1,5 @@
-/* Integration: the real daemon, real PostgreSQL, real ZeroMQ: durable intake and its ack contract. */
+/* Integration: the real daemon, real PostgreSQL, real ZeroMQ: durable intake and its ack contract.
+ */
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,14 +44,15 @@ TestSuite(intake, .init = start, .fini = stop, .timeout = 120);
 static long count_rows(const char *member)
 {
     char sql[256];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM tenderpool.revision WHERE member_id = '%s'", member);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenderpool.revision WHERE member_id = '%s'",
+             member);
     return tp_test_pg_long(db, sql);
 }
 
 Test(intake, accepted_items_are_rows_with_round_and_seq)
 {
-    tp_test_item_t it[3] = {tp_test_item_default("acme", "a-1"), tp_test_item_default("acme", "a-2"),
+    tp_test_item_t it[3] = {tp_test_item_default("acme", "a-1"),
+                            tp_test_item_default("acme", "a-2"),
                             tp_test_item_default("acme", "a-3")};
     it[1].quantity = "2";
     it[1].unit = "TNE";
@@ -136,8 +138,11 @@ Test(intake, amend_stale_unknown_and_cancel)
     unknown.revision = 2;
     cr_assert_eq(send_one(&unknown, code, sizeof(code)), TENDERPOOL__V1__STATUS__STATUS_REJECTED);
     cr_expect_str_eq(code, "UNKNOWN_REQUEST");
-    tp_test_item_t cancel = {.op = "cancel", .member_id = "acme", .request_ref = "s-1",
-                             .revision = 3, .reason = "budget cut"};
+    tp_test_item_t cancel = {.op = "cancel",
+                             .member_id = "acme",
+                             .request_ref = "s-1",
+                             .revision = 3,
+                             .reason = "budget cut"};
     cr_assert_eq(send_one(&cancel, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
     cr_assert_eq(send_one(&cancel, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_DUPLICATE);
     it.revision = 4;
@@ -234,11 +239,10 @@ Test(intake, every_bad_field_is_rejected_and_neighbours_accepted)
         Tenderpool__V1__ServerMessage *sm;
         Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, 3, &sm);
         const Tenderpool__V1__Ack *bad = ba->acks[1];
-        cr_expect_eq(bad->status, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
-                     "%s='%s': got %s", bad_cases[i].field, bad_cases[i].value,
-                     tp_test_status_name(bad->status));
-        cr_expect_str_eq(bad->error_code, bad_cases[i].code, "%s='%s': code %s",
-                         bad_cases[i].field, bad_cases[i].value, bad->error_code);
+        cr_expect_eq(bad->status, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "%s='%s': got %s",
+                     bad_cases[i].field, bad_cases[i].value, tp_test_status_name(bad->status));
+        cr_expect_str_eq(bad->error_code, bad_cases[i].code, "%s='%s': code %s", bad_cases[i].field,
+                         bad_cases[i].value, bad->error_code);
         cr_expect(strstr(bad->detail, bad_cases[i].field) != NULL,
                   "%s='%s': detail '%s' must name the field", bad_cases[i].field,
                   bad_cases[i].value, bad->detail);

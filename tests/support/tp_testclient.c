@@ -21,11 +21,20 @@ tp_test_item_t tp_test_item_default(const char *member, const char *ref)
 {
     static char need_by[11];
     tp_test_date(need_by, 30);
-    tp_test_item_t it = {.op = "submit", .member_id = member, .request_ref = ref, .revision = 1,
-                         .cpv = "18424300", .item_key = "GLOVE-NITRILE-M",
-                         .description = "Nitrile gloves, size M", .quantity = "10", .unit = "H87",
-                         .need_by = need_by, .delivery_zone = "FRK24", .currency = "EUR",
-                         .max_unit_price = "", .reason = ""};
+    tp_test_item_t it = {.op = "submit",
+                         .member_id = member,
+                         .request_ref = ref,
+                         .revision = 1,
+                         .cpv = "18424300",
+                         .item_key = "GLOVE-NITRILE-M",
+                         .description = "Nitrile gloves, size M",
+                         .quantity = "10",
+                         .unit = "H87",
+                         .need_by = need_by,
+                         .delivery_zone = "FRK24",
+                         .currency = "EUR",
+                         .max_unit_price = "",
+                         .reason = ""};
     return it;
 }
 

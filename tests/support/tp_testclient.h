@@ -14,8 +14,8 @@ typedef struct tp_test_item {
     const char *member_id;
     const char *request_ref;
     uint32_t revision;
-    const char *cpv, *item_key, *description, *quantity, *unit, *need_by, *delivery_zone,
-        *currency, *max_unit_price, *reason;
+    const char *cpv, *item_key, *description, *quantity, *unit, *need_by, *delivery_zone, *currency,
+        *max_unit_price, *reason;
 } tp_test_item_t;
 
 /* A good submit for (member, ref): CPV 18424300, gloves, 10 H87, need_by today + 30 days. */

@@ -45,8 +45,8 @@ const char *tp_test_dsn(void)
     FILE *f = fopen(TP_TEST_PGDIR "/dsn", "r");
     if (f == NULL)
         cr_assert_fail("no test database: run through ctest (fixture pg.start) or set "
-                 "TENDERPOOL_TEST_DSN (%s/dsn missing)",
-                 TP_TEST_PGDIR);
+                       "TENDERPOOL_TEST_DSN (%s/dsn missing)",
+                       TP_TEST_PGDIR);
     if (fgets(dsn, sizeof(dsn), f) == NULL)
         dsn[0] = '\0';
     fclose(f);
@@ -161,8 +161,8 @@ void tp_test_reset_db(void)
     tp_test_daemon_t d = {0};
     tp_test_write_config(&d, 1, "1w", NULL);
     char out[4096];
-    int rc = tp_test_run(out, sizeof(out), "%s/tenderpool migrate -c %s 2>&1", TP_TEST_BIN_DIR,
-                         d.conf);
+    int rc =
+        tp_test_run(out, sizeof(out), "%s/tenderpool migrate -c %s 2>&1", TP_TEST_BIN_DIR, d.conf);
     if (rc != 0)
         cr_assert_fail("tenderpool migrate failed (%d): %s", rc, out);
 }
@@ -177,7 +177,8 @@ static int wait_ready(tp_test_daemon_t *d, int timeout_ms)
             return -1;
         }
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)d->port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
         close(fd);

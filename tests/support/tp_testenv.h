@@ -1,4 +1,5 @@
-/* Test support: reference data, the throwaway PostgreSQL, and the real daemon for integration tests. */
+/* Test support: reference data, the throwaway PostgreSQL, and the real daemon for integration
+ * tests. */
 #ifndef TP_TESTENV_H
 #define TP_TESTENV_H
 
@@ -28,10 +29,10 @@ void tp_test_reset_db(void);
 
 typedef struct tp_test_daemon {
     pid_t pid;
-    char dir[256];      /* scratch dir holding the config, runtime dir, log */
-    char conf[300];     /* config file path */
-    char endpoint[64];  /* tcp://127.0.0.1:PORT */
-    char control[300];  /* control endpoint */
+    char dir[256];     /* scratch dir holding the config, runtime dir, log */
+    char conf[300];    /* config file path */
+    char endpoint[64]; /* tcp://127.0.0.1:PORT */
+    char control[300]; /* control endpoint */
     int port;
 } tp_test_daemon_t;
 
@@ -46,6 +47,7 @@ int tp_test_daemon_stop(tp_test_daemon_t *d);
 void tp_test_write_config(tp_test_daemon_t *d, int workers, const char *period, const char *extra);
 
 /* Run a shell command; returns its exit code; output captured into out (may be NULL). */
-int tp_test_run(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int tp_test_run(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
