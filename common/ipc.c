@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "tp_ipc.h"
+#include "tp_mem.h"
 
 uint64_t tp_fnv1a(uint64_t h, const void *data, size_t len)
 {
@@ -23,7 +24,7 @@ uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_
     return (uint32_t)(h % nworkers);
 }
 
-int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, const uint32_t **idx)
+int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, uint32_t **idx)
 {
     if (len < sizeof(*out))
         return -1;
@@ -34,7 +35,9 @@ int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, const uint
         len != sizeof(*out) + out->nidx * sizeof(uint32_t))
         return -1;
     out->auth_member[sizeof(out->auth_member) - 1] = '\0';
-    if (idx)
-        *idx = (const uint32_t *)((const char *)data + sizeof(*out));
+    if (idx) { /* frames carry no alignment guarantee: copy the indices out */
+        *idx = xmalloc(out->nidx * sizeof(uint32_t) + 1);
+        memcpy(*idx, (const char *)data + sizeof(*out), out->nidx * sizeof(uint32_t));
+    }
     return 0;
 }

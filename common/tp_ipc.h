@@ -40,8 +40,9 @@ typedef struct tp_ipc_hdr {
 } tp_ipc_hdr_t;
 
 /* Check a received header frame: magic, known type, size consistent with nidx.
- * Returns 0 or -1. */
-int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, const uint32_t **idx)
+ * Returns 0 or -1. With idx non-NULL, *idx receives a malloc'd copy of the indices
+ * (the caller frees it). */
+int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, uint32_t **idx)
     __attribute__((warn_unused_result));
 
 /* Which worker owns (member, request_ref): stable across processes and restarts. */

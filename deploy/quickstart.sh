@@ -2,7 +2,8 @@
 # tenderpool quick start: install what is missing, build, and run the demo, the tests or the bench.
 #   deploy/quickstart.sh demo    build, start a throwaway PostgreSQL (unless TENDERPOOL_DSN is set),
 #                                run the daemon fed by sample member ERPs, show what was stored
-#   deploy/quickstart.sh test    build and run the whole test suite (ctest) and the format check
+#   deploy/quickstart.sh test    build and run the whole test suite (ctest), again in a sanitizer
+#                                build (ASan + UBSan), then the format check
 #   deploy/quickstart.sh bench   build and run tenderpool-bench against a throwaway PostgreSQL
 # Works on a fresh Debian 12 as root or as a user with sudo.
 set -euo pipefail
@@ -140,6 +141,10 @@ run_tests() {
     build_all
     say "test suite (ctest; it starts its own PostgreSQL under $build/tests/pg)"
     (cd "$build" && ctest --output-on-failure --timeout 600)
+    say "the same suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+    cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTP_SANITIZE=ON >/dev/null
+    cmake --build "$top/build-asan" -j"$(nproc)"
+    (cd "$top/build-asan" && ctest --output-on-failure --timeout 600)
     format_check
 }
 

@@ -158,7 +158,7 @@ static void on_sup_message(tp_worker_t *w)
             break;
     }
     tp_ipc_hdr_t h;
-    const uint32_t *idx;
+    uint32_t *idx = NULL;
     if (tp_ipc_hdr_check(zmq_msg_data(&hm), zmq_msg_size(&hm), &h, &idx) < 0) {
         tp_err("invalid message from the supervisor ignored");
     } else if (h.type == TP_IPC_BATCH) {
@@ -168,6 +168,7 @@ static void on_sup_message(tp_worker_t *w)
     } else {
         tp_err("unexpected message type %u from the supervisor", h.type);
     }
+    free(idx);
     zmq_msg_close(&hm);
     zmq_msg_close(&pm);
 }

@@ -100,12 +100,14 @@ class ThirdPartyClient(unittest.TestCase):
     def tearDownClass(cls):
         d = cls.daemon
         rc = d.stop()
-        ok = rc == 0
+        reports = d.sanitizer_reports()
+        ok = rc == 0 and not reports
         if not ok:
             sys.stdout.write("tenderpoold log tail:\n%s\n" % d.log_tail())
         d.cleanup(keep=not ok)
         if not ok:
-            raise AssertionError("tenderpoold did not exit 0 after SIGTERM (exit status %r)" % rc)
+            raise AssertionError("tenderpoold did not exit 0 after SIGTERM (exit status %r) or "
+                                 "reported sanitizer faults: %s" % (rc, "".join(reports[:5])))
 
     def setUp(self):
         self.client = tpharness.Client(self.daemon.endpoint)

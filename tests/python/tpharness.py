@@ -171,6 +171,14 @@ class Daemon:
             self.proc.wait()
             self.proc = None
 
+    def sanitizer_reports(self):
+        """Lines of the daemon log where AddressSanitizer/UBSan reported a fault (sanitizer builds)."""
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as f:
+                return [l for l in f if "runtime error:" in l or "Sanitizer" in l]
+        except OSError:
+            return []
+
     def log_tail(self, lines=40):
         try:
             with open(self.log, encoding="utf-8", errors="replace") as f:

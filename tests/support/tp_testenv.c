@@ -189,6 +189,8 @@ static int wait_ready(tp_test_daemon_t *d, int timeout_ms)
     return -1;
 }
 
+static int tp_test_daemon_wait_stop(tp_test_daemon_t *d);
+
 static void spawn(tp_test_daemon_t *d)
 {
     char log[400];
@@ -217,10 +219,30 @@ void tp_test_daemon_restart(tp_test_daemon_t *d)
     spawn(d);
 }
 
+/* Sanitizer builds: any AddressSanitizer/UBSan report in the daemon's log fails the test. */
+static void check_sanitizer_reports(const tp_test_daemon_t *d)
+{
+    char path[400], line[1024];
+    snprintf(path, sizeof(path), "%s/daemon.log", d->dir);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        cr_expect(strstr(line, "runtime error:") == NULL && strstr(line, "Sanitizer") == NULL,
+                  "sanitizer report in %s: %s", path, line);
+    if (f)
+        fclose(f);
+}
+
 int tp_test_daemon_stop(tp_test_daemon_t *d)
 {
     if (d->pid <= 0)
         return -1;
+    int st = tp_test_daemon_wait_stop(d);
+    check_sanitizer_reports(d);
+    return st;
+}
+
+static int tp_test_daemon_wait_stop(tp_test_daemon_t *d)
+{
     kill(d->pid, SIGTERM);
     int st = 0;
     for (int i = 0; i < 600; i++) {
