@@ -434,7 +434,7 @@ static tp_commit_result_t commit_send(tp_store_t *st)
     return TP_COMMIT_PENDING;
 }
 
-tp_commit_result_t tp_store_commit_poll(tp_store_t *st)
+static tp_commit_result_t commit_step(tp_store_t *st)
 {
     if (st->wconn == NULL)
         return TP_COMMIT_LOST;
@@ -463,4 +463,17 @@ tp_commit_result_t tp_store_commit_poll(tp_store_t *st)
         PQclear(r);
     st->cstate = TP_COMMIT_IDLE;
     return TP_COMMIT_OK;
+}
+
+/* Step until the commit ends or stops making progress. libpq may already have read the
+ * server's answer into its buffer while flushing (it reads to avoid deadlock), in which case
+ * the socket never becomes readable again: never wait on the socket after a transition. */
+tp_commit_result_t tp_store_commit_poll(tp_store_t *st)
+{
+    for (;;) {
+        tp_commit_state_t before = st->cstate;
+        tp_commit_result_t res = commit_step(st);
+        if (res != TP_COMMIT_PENDING || st->cstate == before)
+            return res;
+    }
 }

@@ -243,14 +243,14 @@ int tp_worker_run(tp_worker_t *w)
             .fd = ndb < 0 ? w->sigfd : ndb,
             .events =
                 ndb < 0 ? 0 : ZMQ_POLLIN | (tp_store_wants_write(&w->store) ? ZMQ_POLLOUT : 0)};
-        long timeout = tp_store_up(&w->store) ? 1000 : 100;
+        long timeout = !tp_store_up(&w->store) ? 100 : w->committing ? 20 : 1000;
         if (zmq_poll(items, 3, timeout) < 0 && errno != EINTR) {
             tp_err("poll: %s", zmq_strerror(errno));
             return -1;
         }
         if (items[1].revents)
             on_signal(w);
-        if (items[2].revents && tp_store_up(&w->store))
+        if ((items[2].revents || w->committing) && tp_store_up(&w->store))
             on_db_ready(w);
         if (items[0].revents & ZMQ_POLLIN)
             for (int i = 0; i < TP_READ_BURST && w->groups[w->building].n < TP_MAX_GROUP_ITEMS;
