@@ -128,7 +128,7 @@ static tp_item_t *group_add(tp_group_t *g)
     return it;
 }
 
-static void refresh_round(tp_worker_t *w, time_t now)
+void tp_worker_refresh_round(tp_worker_t *w, time_t now)
 {
     if (w->round.id[0] && now >= w->round.opens_at && now < w->round.closes_at)
         return;
@@ -243,7 +243,7 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
     }
     r->batch_id = b->batch_id;
     time_t now = time(NULL);
-    refresh_round(w, now);
+    tp_worker_refresh_round(w, now);
     tp_validate_ctx_t vc;
     fill_validate_ctx(w, hdr, now, &vc);
     bool db_up = tp_store_up(&w->store);

@@ -79,6 +79,7 @@ typedef struct tp_worker {
     tp_round_span_t round; /* the open round */
     uint32_t round_idx;
     char ensured_round[TP_ROUND_ID_MAX];
+    char listed_round[TP_ROUND_ID_MAX]; /* worker 0: last round it listed on its own */
     int64_t next_heartbeat_ms;
     int64_t next_complaint_ms;
     int64_t commit_started_ms;
@@ -90,6 +91,8 @@ int tp_worker_run(tp_worker_t *w) __attribute__((warn_unused_result));
 /* intake.c: handle one BATCH message (takes ownership of the decoded message). */
 void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint32_t *idx,
                             const void *payload, size_t len);
+/* Make w->round the round open at now. */
+void tp_worker_refresh_round(tp_worker_t *w, time_t now);
 /* Start the next group commit if none runs and the building group has items. */
 void tp_worker_maybe_commit(tp_worker_t *w);
 /* The running commit ended with res. */

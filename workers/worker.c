@@ -81,6 +81,7 @@ static int db_connect(tp_worker_t *w)
         tp_warn("no CPV list imported ('tenderpool cpv import'): only the format of CPV codes "
                 "is checked");
     w->round.id[0] = '\0';
+    w->listed_round[0] = '\0';
     w->ensured_round[0] = '\0';
     tp_info("database connected; %zu requests loaded in %lld ms; %zu CPV codes",
             tp_reqindex_count(w->ix), (long long)(tp_now_ms() - t0), tp_cpv_set_count(w->cpv));
@@ -213,6 +214,22 @@ static int setup(tp_worker_t *w)
     return 0;
 }
 
+/* Worker 0 lists each round in tenderpool.rounds from the moment it opens, traffic or not. */
+static void open_round_row(tp_worker_t *w)
+{
+    if (w->index != 0 || !tp_store_up(&w->store))
+        return;
+    tp_worker_refresh_round(w, time(NULL));
+    if (strcmp(w->round.id, w->listed_round) == 0)
+        return;
+    if (tp_store_ensure_round(&w->store, &w->round) < 0) {
+        db_complain(w, w->store.last_error);
+        return;
+    }
+    snprintf(w->listed_round, sizeof(w->listed_round), "%s", w->round.id);
+    tp_info("round %s open", w->round.id);
+}
+
 static bool idle(const tp_worker_t *w)
 {
     return !w->committing && w->groups[w->building].n == 0;
@@ -231,6 +248,7 @@ int tp_worker_run(tp_worker_t *w)
     }
     if (w->stopping)
         return 0;
+    open_round_row(w);
     tp_worker_send(w, TP_IPC_HELLO, 0, 0, NULL, 0);
     w->next_heartbeat_ms = tp_now_ms() + 1000;
     while (!(w->stopping && idle(w))) {
@@ -267,6 +285,7 @@ int tp_worker_run(tp_worker_t *w)
         else
             db_retry(w);
         if (tp_now_ms() >= w->next_heartbeat_ms) {
+            open_round_row(w);
             tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, NULL, 0);
             w->next_heartbeat_ms = tp_now_ms() + 1000;
         }

@@ -359,3 +359,54 @@ Test(intake, imported_cpv_list_is_enforced)
     cr_expect_eq(send_one(&it, code, sizeof(code)), TENDERPOOL__V1__STATUS__STATUS_REJECTED);
     cr_expect_str_eq(code, "UNKNOWN_CPV");
 }
+
+Test(intake, publish_feed_then_rerun_is_all_duplicate)
+{
+    char feed[400], out[8192], need_by[11];
+    tp_test_date(need_by, 40);
+    snprintf(feed, sizeof(feed), "%s/feed.csv", daemon_.dir);
+    FILE *f = fopen(feed, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "request_ref,cpv,item_key,description,quantity,unit,need_by,delivery_zone,currency\n");
+    for (int i = 0; i < 250; i++)
+        fprintf(f, "P-%d,18424300,GLOVE-M,\"Gloves, nitrile\",%d,H87,%s,FRK24,EUR\n", i, i + 1,
+                need_by);
+    fprintf(f, "P-bad,18424300,GLOVE-M,Gloves,0.5,H87,%s,FRK24,EUR\n", need_by);
+    fclose(f);
+    int rc = tp_test_run(out, sizeof(out), "%s/tenderpool publish -c %s --member pub %s 2>&1",
+                         TP_TEST_BIN_DIR, daemon_.conf, feed);
+    cr_expect_eq(rc, 1, "a rejected line makes publish exit 1: %s", out);
+    cr_expect(strstr(out, "accepted     250") != NULL, "summary: %s", out);
+    cr_expect(strstr(out, "P-bad") != NULL && strstr(out, "INVALID_FIELD") != NULL,
+              "the rejected line is named: %s", out);
+    cr_expect_eq(count_rows("pub"), 250);
+    rc = tp_test_run(out, sizeof(out), "%s/tenderpool publish -c %s --member pub %s 2>&1",
+                     TP_TEST_BIN_DIR, daemon_.conf, feed);
+    cr_expect(strstr(out, "duplicate    250") != NULL, "rerun is safe: %s", out);
+    cr_expect_eq(count_rows("pub"), 250, "a rerun stores nothing twice");
+}
+
+Test(intake, open_round_is_listed_without_traffic, .timeout = 60)
+{
+    zmq_close(sock);
+    tp_test_daemon_stop(&daemon_);
+    tp_test_pg_exec(db, "DELETE FROM tenderpool.round");
+    tp_test_daemon_start(&daemon_, 2, "5s", NULL);
+    sock = tp_test_connect(zctx, daemon_.endpoint);
+    sleep(1);
+    cr_assert_geq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.rounds "
+                                      "WHERE status = 'open' AND now() >= opens_at "
+                                      "AND now() < closes_at"),
+                  1, "the open round is listed as soon as the daemon runs");
+    long before = tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.rounds");
+    sleep(7); /* cross at least one 5 s boundary without traffic */
+    long after = tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.rounds");
+    cr_expect_gt(after, before, "the next round is listed when it opens (%ld -> %ld)", before,
+                 after);
+    char *id = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
+                                    "ORDER BY opens_at DESC LIMIT 1");
+    cr_expect(id && strlen(id) == 20 && id[19] == 'Z', "sub-day round ids are UTC starts: %s",
+              id ? id : "(none)");
+    free(id);
+}
