@@ -10,6 +10,8 @@
 
 #include <libpq-fe.h>
 
+#include "tp_copybuf.h"
+
 #define TP_BENCH_NSTATUS 6   /* Status enum values 0..5 of the wire protocol */
 #define TP_BENCH_B_CLIENTS 8 /* baseline B: clients inserting one request per transaction */
 #define TP_BENCH_A_CONNS 2   /* baseline A: parallel COPY BINARY connections */
@@ -84,11 +86,8 @@ typedef struct tp_bench_row {
     char base_quantity[48];
 } tp_bench_row_t;
 
-/* A growable byte buffer holding COPY BINARY data. */
-typedef struct tp_bench_buf {
-    char *data;
-    size_t len, cap;
-} tp_bench_buf_t;
+/* COPY BINARY data: the encoder the workers use (common/copybuf.c). */
+typedef tp_copybuf_t tp_bench_buf_t;
 
 /* A running daemon. */
 typedef struct tp_bench_daemon {

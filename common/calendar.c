@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "tp_calendar.h"
+#include "tp_civil.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,31 +47,6 @@ static const period_unit_t period_units[] = {
 
 #define N_PERIOD_UNITS (sizeof(period_units) / sizeof(period_units[0]))
 
-/* ---- proleptic Gregorian day numbers (days since 1970-01-01), no time zone involved ---- */
-
-static long days_from_civil(long y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(long z, int *y, int *m, int *d)
-{
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 /* 0 = Monday ... 6 = Sunday; day 0 (1970-01-01) was a Thursday. */
 static int iso_weekday(long z)
 {
@@ -82,9 +58,9 @@ static void iso_week(long z, int *iso_year, int *week)
     long thursday = z - iso_weekday(z) + 3;
     int y, m, d;
 
-    civil_from_days(thursday, &y, &m, &d);
+    tp_civil_from_days(thursday, &y, &m, &d);
     *iso_year = y;
-    *week = (int)((thursday - days_from_civil(y, 1, 1)) / 7 + 1);
+    *week = (int)((thursday - tp_days_from_civil(y, 1, 1)) / 7 + 1);
 }
 
 /* ---- the process time zone ---- */
@@ -105,7 +81,7 @@ static int local_day(time_t t, long *z)
 
     if (localtime_r(&t, &tm) == NULL)
         return -1;
-    *z = days_from_civil(tm.tm_year + 1900L, tm.tm_mon + 1, tm.tm_mday);
+    *z = tp_days_from_civil(tm.tm_year + 1900L, tm.tm_mon + 1, tm.tm_mday);
     return 0;
 }
 
@@ -115,7 +91,7 @@ static bool is_local_midnight_of(time_t t, long z)
 
     if (localtime_r(&t, &tm) == NULL || tm.tm_hour != 0 || tm.tm_min != 0 || tm.tm_sec != 0)
         return false;
-    return days_from_civil(tm.tm_year + 1900L, tm.tm_mon + 1, tm.tm_mday) == z;
+    return tp_days_from_civil(tm.tm_year + 1900L, tm.tm_mon + 1, tm.tm_mday) == z;
 }
 
 /* Local day z has no 00:00 (a DST gap): find the first instant whose local date is z or
@@ -147,7 +123,7 @@ static int day_start(long z, time_t *out)
     bool found = false;
     int y, m, d;
 
-    civil_from_days(z, &y, &m, &d);
+    tp_civil_from_days(z, &y, &m, &d);
     for (size_t i = 0; i < sizeof(dst_guesses) / sizeof(dst_guesses[0]); i++) {
         struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
         tm.tm_isdst = dst_guesses[i];
@@ -174,9 +150,9 @@ static void period_days(const tp_calendar_t *cal, long z, long *first, long *nex
         *next = *first + 7;
         return;
     case TP_PERIOD_MONTH:
-        civil_from_days(z, &y, &m, &d);
-        *first = days_from_civil(y, m, 1);
-        *next = m == 12 ? days_from_civil(y + 1L, 1, 1) : days_from_civil(y, m + 1, 1);
+        tp_civil_from_days(z, &y, &m, &d);
+        *first = tp_days_from_civil(y, m, 1);
+        *next = m == 12 ? tp_days_from_civil(y + 1L, 1, 1) : tp_days_from_civil(y, m + 1, 1);
         return;
     default:
         *first = z;
@@ -215,7 +191,7 @@ static void format_day_id(const tp_calendar_t *cal, long first, char *id)
         snprintf(id, TP_ROUND_ID_MAX, "%04d-W%02d", y, week);
         return;
     }
-    civil_from_days(first, &y, &m, &d);
+    tp_civil_from_days(first, &y, &m, &d);
     if (cal->kind == TP_PERIOD_MONTH)
         snprintf(id, TP_ROUND_ID_MAX, "%04d-%02d", y, m);
     else
@@ -271,7 +247,7 @@ void tp_calendar_local_date(const tp_calendar_t *cal, time_t t, int *y, int *m, 
     *y = *m = *d = 0;
     if (use_zone(cal->tz) < 0 || local_day(t, &z) < 0)
         return;
-    civil_from_days(z, y, m, d);
+    tp_civil_from_days(z, y, m, d);
 }
 
 /* ---- configuration ---- */

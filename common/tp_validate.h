@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_civil.h"
 #include "tp_cpv.h"
 #include "tp_decimal.h"
 #include "tp_unit.h"
@@ -69,7 +70,5 @@ bool tp_valid_currency(const char *s); /* ISO 4217 active codes */
 const char *tp_currency_at(size_t i);
 /* "YYYY-MM-DD" that is a real date. */
 bool tp_parse_date(const char *s, int *y, int *m, int *d);
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-long tp_days_from_civil(int y, int m, int d);
 
 #endif

@@ -315,17 +315,6 @@ bool tp_parse_date(const char *s, int *y, int *m, int *d)
     return true;
 }
 
-/* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
-long tp_days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* The latest acceptable need_by: the accept date plus 2 years, with 29 February clamped to
  * 28 February in a common year (as PostgreSQL's date + interval '2 years' does). */
 static long last_need_by_day(const tp_validate_ctx_t *ctx)

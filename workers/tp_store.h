@@ -10,29 +10,10 @@
 #include <libpq-fe.h>
 
 #include "tp_calendar.h"
+#include "tp_copybuf.h"
 #include "tp_cpv.h"
 #include "tp_decimal.h"
 #include "tp_reqindex.h"
-
-/* A COPY BINARY payload under construction. */
-typedef struct tp_copybuf {
-    char *data;
-    size_t len, cap;
-    size_t rows;
-} tp_copybuf_t;
-
-void tp_copybuf_reset(tp_copybuf_t *b); /* empty, with the COPY BINARY header */
-void tp_copybuf_free(tp_copybuf_t *b);
-void tp_copybuf_row(tp_copybuf_t *b, int16_t nfields);
-void tp_copybuf_null(tp_copybuf_t *b);
-void tp_copybuf_text(tp_copybuf_t *b, const char *s);
-void tp_copybuf_int2(tp_copybuf_t *b, int16_t v);
-void tp_copybuf_int4(tp_copybuf_t *b, int32_t v);
-void tp_copybuf_int8(tp_copybuf_t *b, int64_t v);
-void tp_copybuf_numeric(tp_copybuf_t *b, const tp_dec_t *d);
-void tp_copybuf_date(tp_copybuf_t *b, long days_since_1970);
-void tp_copybuf_timestamptz(tp_copybuf_t *b, int64_t usec_since_1970);
-void tp_copybuf_finish(tp_copybuf_t *b); /* append the trailer */
 
 typedef enum tp_commit_state {
     TP_COMMIT_IDLE,
