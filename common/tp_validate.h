@@ -12,6 +12,9 @@
 #include "tp_decimal.h"
 #include "tp_unit.h"
 
+/* Revisions are stored as PostgreSQL integer. */
+#define TP_MAX_REVISION 2147483647
+
 typedef enum tp_op { TP_OP_SUBMIT = 1, TP_OP_AMEND = 2, TP_OP_CANCEL = 3 } tp_op_t;
 
 /* A validated envelope. String pointers borrow from the decoded protobuf message

@@ -346,8 +346,8 @@ static int check_revision(const tp_validate_ctx_t *ctx, const Tenderpool__V1__Pu
     if (out->op == TP_OP_SUBMIT && pr->revision != 1)
         return reject(rej, CODE_INVALID_FIELD, "revision: submit must have revision 1, got %u",
                       (unsigned)pr->revision);
-    if (pr->revision < 1)
-        return reject(rej, CODE_INVALID_FIELD, "revision: must be >= 1");
+    if (pr->revision < 1 || pr->revision > TP_MAX_REVISION)
+        return reject(rej, CODE_INVALID_FIELD, "revision: must be 1 to %d", TP_MAX_REVISION);
     return 0;
 }
 
@@ -491,8 +491,8 @@ static int validate_cancel(const Tenderpool__V1__Cancel *c, tp_request_t *out, t
     out->reason = str_or_empty(c->reason);
     if (check_token(&rule_request_ref, out->request_ref, rej) != 0)
         return -1;
-    if (c->revision < 1)
-        return reject(rej, CODE_INVALID_FIELD, "revision: must be >= 1");
+    if (c->revision < 1 || c->revision > TP_MAX_REVISION)
+        return reject(rej, CODE_INVALID_FIELD, "revision: must be 1 to %d", TP_MAX_REVISION);
     return check_text("reason", out->reason, 0, TEXT_MAX, rej);
 }
 

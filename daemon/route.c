@@ -287,6 +287,7 @@ static void route_status(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
     memcpy(p->client, id, idlen);
     p->client_len = idlen;
     p->is_status = true;
+    p->query_id = m->status->query_id;
     p->part_mask = 1ULL << w;
     p->parts_left = 1;
     tp_ipc_hdr_t h = {.magic = TP_IPC_MAGIC, .type = TP_IPC_STATUS, .token = p->token};
@@ -446,6 +447,7 @@ void tp_route_worker_lost(tp_supervisor_t *s, uint32_t w)
             continue;
         if (p->is_status) {
             Tenderpool__V1__StatusReply sr = TENDERPOOL__V1__STATUS_REPLY__INIT;
+            sr.query_id = p->query_id;
             sr.error_code = "OVERLOADED";
             sr.detail = "worker restarted; retry later";
             Tenderpool__V1__ServerMessage sm = TENDERPOOL__V1__SERVER_MESSAGE__INIT;

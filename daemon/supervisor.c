@@ -120,11 +120,10 @@ static void start_drain(tp_supervisor_t *s)
     s->draining = true;
     s->drain_deadline_ms = tp_sup_now_ms() + TP_DRAIN_MS;
     sd_notify(0, "STOPPING=1");
-    tp_notice("draining: intake closed, finishing %d pending messages", s->npend);
-    if (s->intake) {
-        zmq_close(s->intake);
-        s->intake = NULL;
-    }
+    tp_notice("draining: intake closed to new messages, finishing %d pending ones", s->npend);
+    /* Stop reading but keep the socket bound: unbinding would also close the connections
+     * it accepted, and the replies of the pending messages must still reach their clients.
+     * What clients send from now on is never read, so never acked: they resend later. */
 }
 
 /* Returns -1 when the process must exit at once. */
@@ -184,7 +183,7 @@ static int poll_once(tp_supervisor_t *s, long timeout_ms)
         {.fd = s->sigfd, .events = ZMQ_POLLIN},
         {.socket = s->intake, .events = s->intake ? ZMQ_POLLIN : 0},
     };
-    int n = s->intake ? 3 : 2;
+    int n = s->intake && !s->draining ? 3 : 2;
     if (zmq_poll(items, n, timeout_ms) < 0 && errno != EINTR) {
         tp_err("poll: %s", zmq_strerror(errno));
         return -1;
@@ -200,8 +199,8 @@ static int poll_once(tp_supervisor_t *s, long timeout_ms)
                 break;
             tp_route_worker_message(s);
         }
-    if (n == 3 && s->intake && items[2].revents)
-        for (int i = 0; i < TP_READ_BURST && s->intake; i++) {
+    if (n == 3 && items[2].revents)
+        for (int i = 0; i < TP_READ_BURST; i++) {
             int ev = 0;
             size_t len = sizeof(ev);
             zmq_getsockopt(s->intake, ZMQ_EVENTS, &ev, &len);
@@ -231,8 +230,11 @@ static int wait_workers_ready(tp_supervisor_t *s)
 static void shutdown_all(tp_supervisor_t *s)
 {
     tp_wproc_signal_all(s, SIGTERM);
-    if (s->intake)
+    if (s->intake) {
+        int linger = 2000; /* let the last replies leave */
+        zmq_setsockopt(s->intake, ZMQ_LINGER, &linger, sizeof(linger));
         zmq_close(s->intake);
+    }
     if (s->wsock)
         zmq_close(s->wsock);
     zmq_ctx_term(s->zctx);

@@ -28,6 +28,7 @@ typedef struct tp_pending {
     uint8_t client[256]; /* the client's ROUTER routing id */
     size_t client_len;
     bool is_status;
+    uint64_t query_id; /* StatusQuery: echoed when the supervisor answers itself */
     uint32_t nitems;
     uint32_t parts_left;                /* workers that still owe an answer */
     uint64_t part_mask;                 /* which workers owe one */

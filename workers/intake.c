@@ -178,6 +178,8 @@ static void accept_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
                     w->store.last_error);
             reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "DB_UNAVAILABLE",
                       "database unavailable", NULL, 0);
+            if (tp_store_broken(&w->store))
+                tp_worker_db_down(w);
         }
     } else if (it->outcome == TP_OUT_DUPLICATE) {
         it->server_seq = e->server_seq;
@@ -234,10 +236,11 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
                                                                                   : NULL;
     if (b == NULL) { /* the supervisor checked it: a broken invariant, answered anyway */
         tp_err("supervisor sent an undecodable batch (token %llu)", (unsigned long long)hdr->token);
-        for (uint32_t i = 0; i < r->n && r->pending; i++)
+        uint32_t n = r->n; /* the last reply_set frees r */
+        for (uint32_t i = 0; i < n; i++)
             reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
                       "undecodable message", NULL, 0);
-        if (r->n == 0)
+        if (n == 0)
             reply_send(w, r);
         return;
     }
@@ -246,7 +249,6 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
     tp_worker_refresh_round(w, now);
     tp_validate_ctx_t vc;
     fill_validate_ctx(w, hdr, now, &vc);
-    bool db_up = tp_store_up(&w->store);
     uint32_t n = r->n;
     for (uint32_t i = 0; i < n; i++) {
         if (idx[i] >= b->n_items) {
@@ -260,7 +262,7 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
         tp_reject_t rej;
         if (tp_validate_envelope(&vc, env, &q, &rej) < 0)
             reject_item(w, r, i, &rej, env);
-        else if (!db_up)
+        else if (!tp_store_up(&w->store))
             reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "DB_UNAVAILABLE",
                       "database unavailable; resend later", NULL, 0);
         else
@@ -370,7 +372,7 @@ static void group_resolve_ok(tp_worker_t *w, tp_group_t *g)
 void tp_worker_maybe_commit(tp_worker_t *w)
 {
     tp_group_t *g = &w->groups[w->building];
-    if (w->committing || g->n == 0)
+    if (w->committing || g->n == 0 || !tp_store_idle(&w->store))
         return;
     if (g->writes == 0) { /* nothing to store: every answer is already final */
         group_resolve_ok(w, g);
@@ -393,7 +395,7 @@ void tp_worker_maybe_commit(tp_worker_t *w)
         return;
     }
     w->committing = true;
-    w->commit_started_ms = tp_now_ms();
+    w->commit_started_ms = tp_mono_ms();
     w->building = !w->building;
 }
 
@@ -443,7 +445,7 @@ void tp_worker_commit_done(tp_worker_t *w, tp_commit_result_t res)
         w->committing = false;
         w->n_commits++;
         tp_debug("committed %zu rows in %lld ms", running->writes,
-                 (long long)(tp_now_ms() - w->commit_started_ms));
+                 (long long)(tp_mono_ms() - w->commit_started_ms));
         group_resolve_ok(w, running);
         tp_worker_maybe_commit(w);
         return;

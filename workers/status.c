@@ -94,6 +94,13 @@ static PGresult *run_query(tp_worker_t *w, const char *member, const Tenderpool_
     return r;
 }
 
+static bool valid_round_id(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n < TP_ROUND_ID_MAX &&
+           strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz:.-") == n;
+}
+
 static const char *member_of(tp_worker_t *w, const tp_ipc_hdr_t *hdr,
                              const Tenderpool__V1__StatusQuery *q, const char **why)
 {
@@ -164,6 +171,9 @@ void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void
     } else if (q->n_request_refs == 0 && q->round_id[0] == '\0') {
         refuse(w, hdr->token, q->query_id, "INVALID_FIELD",
                "request_refs: give refs, or a round_id for all own requests of that round");
+    } else if (q->n_request_refs == 0 && !valid_round_id(q->round_id)) {
+        refuse(w, hdr->token, q->query_id, "INVALID_FIELD",
+               "round_id: 1-40 chars of [A-Za-z0-9:.-]");
     } else if (q->n_request_refs > TP_STATUS_MAX_REFS) {
         refuse(w, hdr->token, q->query_id, "BATCH_TOO_LARGE",
                "request_refs: at most 1000 refs per query");
@@ -175,6 +185,8 @@ void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void
             tp_warn("member %s: %s", member, err);
             refuse(w, hdr->token, q->query_id, "DB_UNAVAILABLE",
                    "database unavailable; retry later");
+            if (tp_store_broken(&w->store))
+                tp_worker_db_down(w);
         } else {
             answer(w, hdr->token, q, r);
             PQclear(r);

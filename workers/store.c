@@ -23,9 +23,14 @@ int tp_store_connect(tp_store_t *st, const char *dsn, const char *app, char *err
     tp_store_disconnect(st);
     snprintf(st->dsn, sizeof(st->dsn), "%s", dsn);
     /* acks promise durability: never trust the server's default for synchronous_commit */
-    const char *keys[] = {"dbname", "application_name", "options", NULL};
-    const char *vals[] = {dsn, app, "-c synchronous_commit=on -c client_min_messages=warning",
-                          NULL};
+    /* A silent network must not hang a commit forever: TCP keepalives and a user timeout
+     * turn it into a broken connection (ignored on unix sockets). */
+    const char *keys[] = {"dbname",           "application_name", "options",
+                          "connect_timeout",  "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout", NULL};
+    const char *vals[] = {dsn,  app,     "-c synchronous_commit=on -c client_min_messages=warning",
+                          "10", "10",    "5",
+                          "3",  "30000", NULL};
     PGconn *c[2];
     for (int i = 0; i < 2; i++) {
         c[i] = PQconnectdbParams(keys, vals, 1);
@@ -63,6 +68,12 @@ void tp_store_disconnect(tp_store_t *st)
 bool tp_store_up(const tp_store_t *st)
 {
     return st->wconn != NULL;
+}
+
+bool tp_store_broken(const tp_store_t *st)
+{
+    return st->wconn != NULL &&
+           (PQstatus(st->wconn) != CONNECTION_OK || PQstatus(st->qconn) != CONNECTION_OK);
 }
 
 int tp_store_fd(const tp_store_t *st)
@@ -201,6 +212,22 @@ int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint
 
 /* ---- asynchronous commit ---- */
 
+bool tp_store_idle(tp_store_t *st)
+{
+    if (st->wconn == NULL || st->cstate != TP_COMMIT_FINISHING)
+        return st->wconn != NULL && st->cstate == TP_COMMIT_IDLE;
+    PGresult *r;
+    PQconsumeInput(st->wconn);
+    while (!PQisBusy(st->wconn)) {
+        if ((r = PQgetResult(st->wconn)) == NULL) {
+            st->cstate = TP_COMMIT_IDLE;
+            return true;
+        }
+        PQclear(r);
+    }
+    return false;
+}
+
 int tp_store_commit_begin(tp_store_t *st, const tp_copybuf_t *buf)
 {
     if (st->cstate != TP_COMMIT_IDLE || st->wconn == NULL)
@@ -282,7 +309,7 @@ static tp_commit_result_t commit_step(tp_store_t *st)
 {
     if (st->wconn == NULL)
         return TP_COMMIT_LOST;
-    if (st->cstate == TP_COMMIT_IDLE)
+    if (st->cstate == TP_COMMIT_IDLE || st->cstate == TP_COMMIT_FINISHING)
         return TP_COMMIT_OK;
     if (!PQconsumeInput(st->wconn))
         return commit_fail(st, NULL, true);
@@ -303,9 +330,10 @@ static tp_commit_result_t commit_step(tp_store_t *st)
     if (s != PGRES_COMMAND_OK)
         return commit_fail(st, r, r == NULL);
     PQclear(r);
-    while (!PQisBusy(st->wconn) && (r = PQgetResult(st->wconn)) != NULL)
-        PQclear(r);
-    st->cstate = TP_COMMIT_IDLE;
+    /* Committed. The server's ready-for-query may still be on its way: finish reading it
+     * before the next command (tp_store_idle), without delaying the acks. */
+    st->cstate = TP_COMMIT_FINISHING;
+    tp_store_idle(st);
     return TP_COMMIT_OK;
 }
 

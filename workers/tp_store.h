@@ -20,6 +20,7 @@ typedef enum tp_commit_state {
     TP_COMMIT_WAIT_COPYIN, /* COPY sent, waiting for the server to accept data */
     TP_COMMIT_SENDING,     /* data queued, flushing */
     TP_COMMIT_WAIT_RESULT, /* copy end sent: the commit result decides */
+    TP_COMMIT_FINISHING,   /* committed; reading the server's ready-for-query */
 } tp_commit_state_t;
 
 typedef enum tp_commit_result {
@@ -46,6 +47,8 @@ int tp_store_connect(tp_store_t *st, const char *dsn, const char *app, char *err
     __attribute__((warn_unused_result));
 void tp_store_disconnect(tp_store_t *st);
 bool tp_store_up(const tp_store_t *st);
+/* Up, but one of the connections broke (the caller resets both). */
+bool tp_store_broken(const tp_store_t *st);
 /* Socket to poll (-1 when down) and whether the writer wants POLLOUT. */
 int tp_store_fd(const tp_store_t *st);
 bool tp_store_wants_write(const tp_store_t *st);
@@ -68,6 +71,9 @@ int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errle
 /* Rebuild ix from the stored history: the latest revision of every request this worker owns. */
 int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint32_t nworkers,
                         char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* True when the writer can start a commit (reads what is left of the previous one). */
+bool tp_store_idle(tp_store_t *st);
 
 /* Start committing buf (must stay alive until the commit ends). */
 int tp_store_commit_begin(tp_store_t *st, const tp_copybuf_t *buf)

@@ -111,6 +111,7 @@ void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void
 /* worker.c: send [header][payload] to the supervisor. */
 void tp_worker_send(tp_worker_t *w, tp_ipc_type_t type, uint64_t token, uint32_t flags,
                     const void *payload, size_t len);
-int64_t tp_now_ms(void);
+int64_t tp_now_ms(void);  /* wall clock: for timestamps stored */
+int64_t tp_mono_ms(void); /* monotonic: for every timer */
 
 #endif

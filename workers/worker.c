@@ -17,12 +17,23 @@
 
 #define TP_MAX_GROUP_ITEMS 20000 /* stop reading while a group this large waits */
 #define TP_READ_BURST 256
+#define TP_COMMIT_DEADLINE_MS 60000 /* a commit this slow means a dead server or network */
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int64_t tp_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t tp_mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
 }
 
 void tp_worker_send(tp_worker_t *w, tp_ipc_type_t type, uint64_t token, uint32_t flags,
@@ -45,7 +56,7 @@ void tp_worker_send(tp_worker_t *w, tp_ipc_type_t type, uint64_t token, uint32_t
 /* One line per outage, then one every 30 s: a database down for hours must not flood the log. */
 static void db_complain(tp_worker_t *w, const char *err)
 {
-    int64_t now = tp_now_ms();
+    int64_t now = tp_mono_ms();
     if (now < w->next_complaint_ms)
         return;
     tp_warn("database: %s (retrying with backoff)", err);
@@ -64,7 +75,7 @@ static int db_connect(tp_worker_t *w)
     }
     tp_reqindex_destroy(&w->ix);
     w->ix = tp_reqindex_new();
-    int64_t t0 = tp_now_ms();
+    int64_t t0 = tp_mono_ms();
     if (tp_store_load_state(&w->store, w->ix, w->index, w->count, err, sizeof(err)) < 0) {
         db_complain(w, err);
         tp_store_disconnect(&w->store);
@@ -84,7 +95,7 @@ static int db_connect(tp_worker_t *w)
     w->listed_round[0] = '\0';
     w->ensured_round[0] = '\0';
     tp_info("database connected; %zu requests loaded in %lld ms; %zu CPV codes",
-            tp_reqindex_count(w->ix), (long long)(tp_now_ms() - t0), tp_cpv_set_count(w->cpv));
+            tp_reqindex_count(w->ix), (long long)(tp_mono_ms() - t0), tp_cpv_set_count(w->cpv));
     return 0;
 }
 
@@ -93,12 +104,12 @@ void tp_worker_db_down(tp_worker_t *w)
     tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
     tp_store_disconnect(&w->store);
     w->backoff_ms = w->backoff_ms ? (w->backoff_ms * 2 > 5000 ? 5000 : w->backoff_ms * 2) : 100;
-    w->retry_at_ms = tp_now_ms() + w->backoff_ms;
+    w->retry_at_ms = tp_mono_ms() + w->backoff_ms;
 }
 
 static void db_retry(tp_worker_t *w)
 {
-    if (tp_store_up(&w->store) || tp_now_ms() < w->retry_at_ms)
+    if (tp_store_up(&w->store) || tp_mono_ms() < w->retry_at_ms)
         return;
     if (db_connect(w) == 0) {
         w->backoff_ms = 0;
@@ -106,7 +117,7 @@ static void db_retry(tp_worker_t *w)
         return;
     }
     w->backoff_ms = w->backoff_ms ? (w->backoff_ms * 2 > 5000 ? 5000 : w->backoff_ms * 2) : 100;
-    w->retry_at_ms = tp_now_ms() + w->backoff_ms;
+    w->retry_at_ms = tp_mono_ms() + w->backoff_ms;
 }
 
 static void on_db_ready(tp_worker_t *w)
@@ -116,7 +127,9 @@ static void on_db_ready(tp_worker_t *w)
         if (!PQconsumeInput(w->store.wconn) || PQstatus(w->store.wconn) != CONNECTION_OK) {
             tp_warn("database connection lost");
             tp_worker_db_down(w);
+            return;
         }
+        tp_store_idle(&w->store); /* the end of the previous commit, if it was pending */
         return;
     }
     tp_commit_result_t res = tp_store_commit_poll(&w->store);
@@ -250,7 +263,7 @@ int tp_worker_run(tp_worker_t *w)
         return 0;
     open_round_row(w);
     tp_worker_send(w, TP_IPC_HELLO, 0, 0, NULL, 0);
-    w->next_heartbeat_ms = tp_now_ms() + 1000;
+    w->next_heartbeat_ms = tp_mono_ms() + 1000;
     while (!(w->stopping && idle(w))) {
         zmq_pollitem_t items[3];
         int ndb = tp_store_fd(&w->store);
@@ -284,13 +297,21 @@ int tp_worker_run(tp_worker_t *w)
             tp_worker_maybe_commit(w);
         else
             db_retry(w);
-        if (tp_now_ms() >= w->next_heartbeat_ms) {
+        if (w->committing && tp_mono_ms() - w->commit_started_ms > TP_COMMIT_DEADLINE_MS) {
+            tp_err("commit running for over %d s: resetting the database connection",
+                   TP_COMMIT_DEADLINE_MS / 1000);
+            tp_worker_db_down(w);
+        }
+        if (tp_mono_ms() >= w->next_heartbeat_ms) {
             open_round_row(w);
             tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, NULL, 0);
-            w->next_heartbeat_ms = tp_now_ms() + 1000;
+            w->next_heartbeat_ms = tp_mono_ms() + 1000;
         }
     }
     tp_info("stopped: %llu requests accepted in %llu commits", (unsigned long long)w->n_accepted,
             (unsigned long long)w->n_commits);
+    zmq_close(w->sup); /* with its linger: the last acks leave before the process exits */
+    zmq_ctx_term(w->zctx);
+    tp_store_disconnect(&w->store);
     return 0;
 }

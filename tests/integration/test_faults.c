@@ -267,3 +267,43 @@ Test(faults, postgres_stopped_gives_retry_later_then_recovers)
     cr_log_info("postgres restart: %ld accepted, %ld duplicate, %ld retry_later", r.n_accepted,
                 r.n_duplicate, r.n_retry_later);
 }
+
+Test(faults, sigterm_drain_acks_what_was_in_flight)
+{
+    /* hold the table so that the batch is in flight when SIGTERM arrives */
+    tp_test_pg_exec(db, "BEGIN");
+    tp_test_pg_exec(db, "LOCK TABLE tenderpool.revision IN ACCESS EXCLUSIVE MODE");
+    tp_test_item_t it[5];
+    char refs[5][16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(refs[i], sizeof(refs[i]), "drain-%d", i);
+        it[i] = tp_test_item_default("drain", refs[i]);
+    }
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(4242, it, 5, &len);
+    tp_test_send(sock, buf, len);
+    free(buf);
+    usleep(500000);
+    kill(daemon_.pid, SIGTERM);
+    usleep(500000);
+    tp_test_pg_exec(db, "COMMIT");
+    Tenderpool__V1__ServerMessage *sm = tp_test_recv(sock, 15000);
+    cr_assert_not_null(sm, "the in-flight batch is acked during the drain");
+    cr_assert_eq(sm->batch_ack->batch_id, 4242);
+    cr_assert_eq(sm->batch_ack->n_acks, 5);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(sm->batch_ack->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED,
+                     "item %d: %s", i, tp_test_status_name(sm->batch_ack->acks[i]->status));
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    int st = 0;
+    for (int i = 0; i < 300 && waitpid(daemon_.pid, &st, WNOHANG) != daemon_.pid; i++)
+        usleep(100000);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "drained daemon exits 0 (status %d)", st);
+    daemon_.pid = 0;
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.revision "
+                                     "WHERE member_id = 'drain'"),
+                 5);
+    zmq_close(sock);
+    tp_test_daemon_start(&daemon_, 2, "1w", NULL); /* for the suite's fini */
+    sock = tp_test_connect(zctx, daemon_.endpoint);
+}

@@ -264,8 +264,14 @@ Test(validate, amend_and_cancel_revision_at_least_one)
     expect_reject(&v, "INVALID_FIELD", "revision");
     v.pr.revision = 1; /* STALE against the stored submit, but not a field error */
     expect_ok(&v);
+    v.pr.revision = 2147483648u; /* does not fit the stored integer */
+    expect_reject(&v, "INVALID_FIELD", "revision");
+    v.pr.revision = 2147483647u;
+    expect_ok(&v);
     init_cancel(&v);
     v.cancel.revision = 0;
+    expect_reject(&v, "INVALID_FIELD", "revision");
+    v.cancel.revision = 4000000000u;
     expect_reject(&v, "INVALID_FIELD", "revision");
 }
 
