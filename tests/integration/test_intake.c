@@ -21,22 +21,12 @@ static PGconn *db;
 
 static void start(void)
 {
-    tp_test_reset_db();
-    memset(&daemon_, 0, sizeof(daemon_));
-    tp_test_daemon_start(&daemon_, 2, "1w", NULL);
-    zctx = zmq_ctx_new();
-    sock = tp_test_connect(zctx, daemon_.endpoint);
-    db = tp_test_pg();
+    tp_test_session_start(&daemon_, &zctx, &sock, &db);
 }
 
 static void stop(void)
 {
-    zmq_close(sock);
-    zmq_ctx_term(zctx);
-    PQfinish(db);
-    int st = tp_test_daemon_stop(&daemon_);
-    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tenderpoold exit status %d after SIGTERM",
-              st);
+    tp_test_session_stop(&daemon_, &zctx, &sock, &db);
 }
 
 TestSuite(intake, .init = start, .fini = stop, .timeout = 120);

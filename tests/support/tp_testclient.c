@@ -2,12 +2,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <criterion/criterion.h>
 #include <zmq.h>
 
 #include "tp_testclient.h"
+#include "tp_testenv.h"
 
 void tp_test_date(char out[11], int days)
 {
@@ -176,4 +178,26 @@ const char *tp_test_status_name(Tenderpool__V1__Status st)
     static const char *names[] = {"UNSPECIFIED", "ACCEPTED", "DUPLICATE",
                                   "STALE",       "REJECTED", "RETRY_LATER"};
     return (unsigned)st < 6 ? names[st] : "?";
+}
+
+void tp_test_session_start(tp_test_daemon_t *d, void **zctx, void **sock, PGconn **db)
+{
+    tp_test_reset_db();
+    memset(d, 0, sizeof(*d));
+    tp_test_daemon_start(d, 2, "1w", NULL);
+    *zctx = zmq_ctx_new();
+    *sock = tp_test_connect(*zctx, d->endpoint);
+    *db = tp_test_pg();
+}
+
+void tp_test_session_stop(tp_test_daemon_t *d, void **zctx, void **sock, PGconn **db)
+{
+    zmq_close(*sock);
+    zmq_ctx_term(*zctx);
+    if (*db)
+        PQfinish(*db);
+    *db = NULL;
+    int st = tp_test_daemon_stop(d);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tenderpoold exit status %d after SIGTERM",
+              st);
 }

@@ -46,6 +46,11 @@ int tp_test_daemon_stop(tp_test_daemon_t *d);
 /* Write the config file only (no start): used by CLI tests. */
 void tp_test_write_config(tp_test_daemon_t *d, int workers, const char *period, const char *extra);
 
+/* A suite's session: fresh schema, the daemon (2 workers, weekly rounds), a connected DEALER
+ * and a database connection. Stop closes them and expects the daemon to exit 0 on SIGTERM. */
+void tp_test_session_start(tp_test_daemon_t *d, void **zctx, void **sock, PGconn **db);
+void tp_test_session_stop(tp_test_daemon_t *d, void **zctx, void **sock, PGconn **db);
+
 /* Run a shell command; returns its exit code; output captured into out (may be NULL). */
 int tp_test_run(char *out, size_t outlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
