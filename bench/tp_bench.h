@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "tp_calendar.h"
 #include "tp_copybuf.h"
 
 #define TP_BENCH_NSTATUS 6   /* Status enum values 0..5 of the wire protocol */
@@ -29,9 +30,9 @@ typedef struct tp_bench_opts {
     long latency_seconds; /* latency phase duration */
     long b_seconds;       /* baseline B duration */
     bool quick;
-    char bin_dir[PATH_MAX]; /* tenderpoold, tenderpool-worker, tenderpool */
-    char tag[24];           /* unique per run: prefixes every request_ref */
-    char round_id[40];      /* current weekly round id, for baseline rows */
+    char bin_dir[PATH_MAX];         /* tenderpoold, tenderpool-worker, tenderpool */
+    char tag[24];                   /* unique per run: prefixes every request_ref */
+    char round_id[TP_ROUND_ID_MAX]; /* current weekly round id, for baseline rows */
 } tp_bench_opts_t;
 
 /* Latency summary in milliseconds. */

@@ -29,7 +29,7 @@ int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, uint32_t *
     if (len < sizeof(*out))
         return -1;
     memcpy(out, data, sizeof(*out));
-    if (out->magic != TP_IPC_MAGIC || out->type < TP_IPC_BATCH || out->type > TP_IPC_HEARTBEAT)
+    if (out->magic != TP_IPC_MAGIC || out->type < TP_IPC_BATCH || out->type > TP_IPC_TYPE_MAX)
         return -1;
     if (out->nidx > (len - sizeof(*out)) / sizeof(uint32_t) ||
         len != sizeof(*out) + out->nidx * sizeof(uint32_t))
@@ -39,5 +39,16 @@ int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, uint32_t *
         *idx = xmalloc(out->nidx * sizeof(uint32_t) + 1);
         memcpy(*idx, (const char *)data + sizeof(*out), out->nidx * sizeof(uint32_t));
     }
+    return 0;
+}
+
+int tp_ipc_close_read(const void *data, size_t len, tp_ipc_close_t *out)
+{
+    if (data == NULL || len != sizeof(*out))
+        return -1;
+    memcpy(out, data, sizeof(*out));
+    out->round[sizeof(out->round) - 1] = '\0';
+    out->next[sizeof(out->next) - 1] = '\0';
+    out->error[sizeof(out->error) - 1] = '\0';
     return 0;
 }

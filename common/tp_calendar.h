@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#define TP_ROUND_ID_MAX 40
+#define TP_ROUND_ID_MAX 48
 
 typedef enum tp_period_kind {
     TP_PERIOD_SECONDS, /* N s: aligned on local midnight + k*N seconds of wall clock */

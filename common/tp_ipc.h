@@ -15,7 +15,13 @@
  *   STATUS       sup->worker  payload: the client's ClientMessage (a StatusQuery)
  *   STATUS_REPLY worker->sup  payload: a ServerMessage to forward to the client
  *   HELLO        worker->sup  no payload: the worker is connected and ready
- *   HEARTBEAT    worker->sup  no payload */
+ *   HEARTBEAT    worker->sup  no payload
+ * Closing a round (a barrier across workers; worker 0 owns the round lifecycle):
+ *   CONTROL      sup->w0      payload: command text from the control socket ("close-current")
+ *   CLOSE_BEGIN  w0->sup->all payload tp_ipc_close_t: stop assigning to `round`, use `next`
+ *   CLOSE_READY  worker->sup  payload tp_ipc_close_t: nothing of `round` is uncommitted here
+ *   CLOSE_COMMIT sup->w0      payload tp_ipc_close_t: every worker is ready: commit the lots
+ *   CLOSE_DONE   w0->sup->all payload tp_ipc_close_t: committed (or failed: `error`) */
 typedef enum tp_ipc_type {
     TP_IPC_BATCH = 1,
     TP_IPC_BATCH_ACKS = 2,
@@ -23,7 +29,30 @@ typedef enum tp_ipc_type {
     TP_IPC_STATUS_REPLY = 4,
     TP_IPC_HELLO = 5,
     TP_IPC_HEARTBEAT = 6,
+    TP_IPC_CONTROL = 7,
+    TP_IPC_CLOSE_BEGIN = 8,
+    TP_IPC_CLOSE_READY = 9,
+    TP_IPC_CLOSE_COMMIT = 10,
+    TP_IPC_CLOSE_DONE = 11,
 } tp_ipc_type_t;
+
+#define TP_IPC_TYPE_MAX TP_IPC_CLOSE_DONE
+
+/* The round being closed and the one that follows it. */
+typedef struct tp_ipc_close {
+    char round[48];
+    char next[48];
+    int64_t next_opens;  /* unix seconds */
+    int64_t next_closes; /* unix seconds */
+    int32_t lots;        /* CLOSE_DONE: lots written (-1 on failure) */
+    int32_t viable;      /* CLOSE_DONE: viable lots */
+    int64_t took_ms;     /* CLOSE_DONE: from CLOSE_BEGIN to commit */
+    char error[256];     /* CLOSE_DONE: why it failed; "" on success */
+} tp_ipc_close_t;
+
+/* Copy a close payload out of a frame (unaligned, maybe short); 0 or -1. */
+int tp_ipc_close_read(const void *data, size_t len, tp_ipc_close_t *out)
+    __attribute__((warn_unused_result));
 
 #define TP_IPC_MAGIC 0x54504331u /* "TPC1": both ends of one build */
 #define TP_IPC_F_WHOLE 0x1u      /* the worker owns every item: reply is a full ServerMessage */

@@ -422,9 +422,15 @@ void tp_route_worker_message(tp_supervisor_t *s)
         if (wp->pid == (pid_t)h.pid) {
             wp->ready = true;
             tp_info("worker %u (pid %u) ready", h.worker, h.pid);
+            tp_control_worker_ready(s, h.worker);
         }
         break;
     case TP_IPC_HEARTBEAT:
+        break;
+    case TP_IPC_CLOSE_BEGIN:
+    case TP_IPC_CLOSE_READY:
+    case TP_IPC_CLOSE_DONE:
+        tp_control_close_message(s, h.worker, &h, zmq_msg_data(&pm), zmq_msg_size(&pm));
         break;
     case TP_IPC_BATCH_ACKS:
     case TP_IPC_STATUS_REPLY:

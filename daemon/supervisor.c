@@ -178,12 +178,13 @@ static void drain_step(tp_supervisor_t *s)
 
 static int poll_once(tp_supervisor_t *s, long timeout_ms)
 {
-    zmq_pollitem_t items[3] = {
+    zmq_pollitem_t items[4] = {
         {.socket = s->wsock, .events = ZMQ_POLLIN},
         {.fd = s->sigfd, .events = ZMQ_POLLIN},
+        {.socket = s->control, .events = s->control ? ZMQ_POLLIN : 0},
         {.socket = s->intake, .events = s->intake ? ZMQ_POLLIN : 0},
     };
-    int n = s->intake && !s->draining ? 3 : 2;
+    int n = s->intake && !s->draining ? 4 : s->control ? 3 : 2;
     if (zmq_poll(items, n, timeout_ms) < 0 && errno != EINTR) {
         tp_err("poll: %s", zmq_strerror(errno));
         return -1;
@@ -199,7 +200,16 @@ static int poll_once(tp_supervisor_t *s, long timeout_ms)
                 break;
             tp_route_worker_message(s);
         }
-    if (n == 3 && items[2].revents)
+    if (n >= 3 && items[2].revents)
+        for (int i = 0; i < 16; i++) {
+            int ev = 0;
+            size_t len = sizeof(ev);
+            zmq_getsockopt(s->control, ZMQ_EVENTS, &ev, &len);
+            if (!(ev & ZMQ_POLLIN))
+                break;
+            tp_control_message(s);
+        }
+    if (n == 4 && items[3].revents)
         for (int i = 0; i < TP_READ_BURST; i++) {
             int ev = 0;
             size_t len = sizeof(ev);
@@ -237,6 +247,8 @@ static void shutdown_all(tp_supervisor_t *s)
     }
     if (s->wsock)
         zmq_close(s->wsock);
+    if (s->control)
+        zmq_close(s->control);
     zmq_ctx_term(s->zctx);
     char path[600];
     snprintf(path, sizeof(path), "%s", s->worker_endpoint + strlen("ipc://"));
@@ -256,7 +268,7 @@ int tp_supervisor_run(tp_supervisor_t *s)
             shutdown_all(s);
             return -1;
         }
-    if (wait_workers_ready(s) < 0 || setup_intake(s) < 0) {
+    if (wait_workers_ready(s) < 0 || tp_control_setup(s) < 0 || setup_intake(s) < 0) {
         s->stopping_workers = true;
         shutdown_all(s);
         return -1;

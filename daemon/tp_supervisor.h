@@ -40,14 +40,27 @@ typedef struct tp_pending {
     int32_t next_free;
 } tp_pending_t;
 
+/* The round close in progress (one at a time), driven by worker 0. */
+typedef struct tp_close_state {
+    bool active; /* CLOSE_BEGIN seen, CLOSE_DONE not yet */
+    tp_ipc_close_t info;
+    uint64_t ready_mask; /* workers that answered CLOSE_READY */
+    bool commit_sent;
+    uint8_t client[256]; /* control client waiting for the outcome (client_len 0: none) */
+    size_t client_len;
+    int64_t requested_ms;
+} tp_close_state_t;
+
 typedef struct tp_supervisor {
     tp_config_t cfg;
     char config_path[512];
     char worker_path[512];
     char worker_endpoint[600];
     void *zctx;
-    void *intake; /* ROUTER, members */
-    void *wsock;  /* ROUTER, workers */
+    void *intake;  /* ROUTER, members */
+    void *wsock;   /* ROUTER, workers */
+    void *control; /* ROUTER, operator commands (tenderpool rounds close-current) */
+    tp_close_state_t close;
     int sigfd;
     bool draining;
     int64_t drain_deadline_ms;
@@ -69,6 +82,20 @@ void tp_route_worker_message(tp_supervisor_t *s);
 /* Answer, for every pending message, the items a dead worker owed: RETRY_LATER. */
 void tp_route_worker_lost(tp_supervisor_t *s, uint32_t worker);
 int64_t tp_sup_now_ms(void);
+
+/* control.c: the control socket and the round-close barrier */
+int tp_control_setup(tp_supervisor_t *s) __attribute__((warn_unused_result));
+void tp_control_message(tp_supervisor_t *s);
+/* A close message from a worker (CLOSE_BEGIN/READY/DONE). */
+void tp_control_close_message(tp_supervisor_t *s, uint32_t worker, const tp_ipc_hdr_t *h,
+                              const void *payload, size_t len);
+/* A worker said HELLO: bring it into a running close. */
+void tp_control_worker_ready(tp_supervisor_t *s, uint32_t worker);
+/* A worker died: a close driven by worker 0 is abandoned (worker 0 redoes it on restart). */
+void tp_control_worker_lost(tp_supervisor_t *s, uint32_t worker);
+/* Send [header][payload] to worker w; 0 or -1. */
+int tp_sup_send_worker(tp_supervisor_t *s, uint32_t w, tp_ipc_type_t type, uint64_t token,
+                       const void *payload, size_t len);
 
 /* workerproc.c: worker processes */
 int tp_wproc_spawn(tp_supervisor_t *s, uint32_t i) __attribute__((warn_unused_result));

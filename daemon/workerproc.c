@@ -58,6 +58,7 @@ static void on_exit_status(tp_supervisor_t *s, uint32_t i, int status)
     w->pid = 0;
     w->ready = false;
     tp_route_worker_lost(s, i);
+    tp_control_worker_lost(s, i);
     if (s->stopping_workers)
         return;
     if (now - w->started_ms > TP_STABLE_MS) {

@@ -104,7 +104,7 @@ static uint64_t content_hash(const Tenderpool__V1__Envelope *env, const tp_reque
 
 /* ---- deciding against the index (provisional state included) ---- */
 
-static tp_outcome_t decide(const tp_reqent_t *e, const tp_item_t *it)
+static tp_outcome_t decide(const tp_worker_t *w, const tp_reqent_t *e, const tp_item_t *it)
 {
     const tp_request_t *q = &it->req;
     bool same = e && e->revision == q->revision && e->content_hash == it->content_hash;
@@ -112,8 +112,12 @@ static tp_outcome_t decide(const tp_reqent_t *e, const tp_item_t *it)
         return q->op == TP_OP_SUBMIT ? TP_OUT_WRITE : TP_OUT_UNKNOWN_REQUEST;
     if (same)
         return TP_OUT_DUPLICATE;
+    if (q->op != TP_OP_SUBMIT && (e->state == TP_RS_POOLED || e->state == TP_RS_UNPOOLED))
+        return TP_OUT_ROUND_CLOSED;
     if (q->op == TP_OP_SUBMIT || e->op == TP_OP_CANCEL || q->revision <= e->revision)
         return TP_OUT_STALE;
+    if (w->closing && e->round == w->closing_idx)
+        return TP_OUT_HOLD;
     return TP_OUT_WRITE;
 }
 
@@ -147,6 +151,8 @@ static int apply_write(tp_worker_t *w, tp_item_t *it, tp_reqent_t *e)
     it->prev_revision = e->revision;
     it->prev_round = e->round;
     it->prev_op = e->op;
+    it->prev_state = e->state;
+    e->state = it->req.op == TP_OP_CANCEL ? TP_RS_CANCELLED : TP_RS_OPEN;
     e->server_seq = it->server_seq;
     e->content_hash = it->content_hash;
     e->revision = it->req.revision;
@@ -168,7 +174,7 @@ static void accept_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
     it->member = tp_reqindex_member(w->ix, q->member_id);
     it->content_hash = content_hash(env, q);
     tp_reqent_t *e = tp_reqindex_find(w->ix, it->member, q->request_ref);
-    it->outcome = decide(e, it);
+    it->outcome = decide(w, e, it);
     if (it->outcome == TP_OUT_WRITE) {
         if (e == NULL)
             e = tp_reqindex_upsert(w->ix, it->member, q->request_ref);
@@ -353,6 +359,14 @@ static void resolve_ok(tp_worker_t *w, tp_item_t *it)
         reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
                   "UNKNOWN_REQUEST", "request_ref: no stored request with this ref", NULL, 0);
         break;
+    case TP_OUT_ROUND_CLOSED:
+        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "ROUND_CLOSED",
+                  "request_ref: the request's round is closed", NULL, 0);
+        break;
+    case TP_OUT_HOLD:
+        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "OVERLOADED",
+                  "request_ref: its round is closing; resend in a moment", NULL, 0);
+        break;
     }
 }
 
@@ -413,6 +427,7 @@ static void undo_group(tp_worker_t *w, tp_group_t *g)
         e->revision = it->prev_revision;
         e->round = it->prev_round;
         e->op = it->prev_op;
+        e->state = it->prev_state;
     }
 }
 

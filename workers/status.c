@@ -10,6 +10,14 @@
 
 #define TP_STATUS_MAX_REFS 1000
 
+/* A lot's member count and total are told only when it has at least 3 members (SPEC 4): with
+ * two, each member could deduce the other's quantity from the total. */
+#define TP_STATUS_SELECT                                                                           \
+    "SELECT q.request_ref, q.revision, q.state, q.round_id, coalesce(q.lot_id, ''), "              \
+    "coalesce(l.member_count, 0), coalesce(trim_scale(l.total_quantity)::text, ''), "              \
+    "coalesce(l.base_unit, '') FROM tenderpool.requests q "                                        \
+    "LEFT JOIN tenderpool.lot l ON l.lot_id = q.lot_id AND l.member_count >= 3 "
+
 typedef struct tp_state_name {
     const char *name;
     Tenderpool__V1__RequestState state;
@@ -78,18 +86,15 @@ static PGresult *run_query(tp_worker_t *w, const char *member, const Tenderpool_
     if (q->n_request_refs == 0) {
         const char *params[] = {member, q->round_id};
         return tp_pg_query(w->store.qconn, "status query", err, errlen,
-                           "SELECT request_ref, revision, state, round_id, "
-                           "coalesce(lot_id, '') FROM tenderpool.requests "
-                           "WHERE member_id = $1 AND round_id = $2 ORDER BY request_ref",
+                           TP_STATUS_SELECT
+                           "WHERE q.member_id = $1 AND q.round_id = $2 ORDER BY q.request_ref",
                            2, params);
     }
     char *arr = refs_array(q);
     const char *params[] = {member, arr};
-    PGresult *r = tp_pg_query(w->store.qconn, "status query", err, errlen,
-                              "SELECT request_ref, revision, state, round_id, "
-                              "coalesce(lot_id, '') FROM tenderpool.requests "
-                              "WHERE member_id = $1 AND request_ref = ANY($2::text[])",
-                              2, params);
+    PGresult *r = tp_pg_query(
+        w->store.qconn, "status query", err, errlen,
+        TP_STATUS_SELECT "WHERE q.member_id = $1 AND q.request_ref = ANY($2::text[])", 2, params);
     free(arr);
     return r;
 }
@@ -140,6 +145,9 @@ static void answer(tp_worker_t *w, uint64_t token, const Tenderpool__V1__StatusQ
             st[i].state = state_of(PQgetvalue(r, row, 2));
             st[i].round_id = PQgetvalue(r, row, 3);
             st[i].lot_id = PQgetvalue(r, row, 4);
+            st[i].lot_member_count = (uint32_t)strtoul(PQgetvalue(r, row, 5), NULL, 10);
+            st[i].lot_total_quantity = PQgetvalue(r, row, 6);
+            st[i].lot_unit = PQgetvalue(r, row, 7);
             break;
         }
     }

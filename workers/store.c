@@ -148,12 +148,23 @@ int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errle
     return 0;
 }
 
-/* One COPY OUT line: member \t ref \t revision \t op \t server_seq \t content_hash \t round */
+static uint8_t rstate_of(const char *s)
+{
+    static const char *names[] = {"open", "carried_over", "pooled", "unpooled", "cancelled"};
+    for (uint8_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return TP_RS_OPEN;
+}
+
+/* One COPY OUT line: member, ref, revision, op, server_seq, content_hash, round, state */
+#define TP_LOAD_FIELDS 8
+
 static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nworkers)
 {
-    char *f[7];
+    char *f[TP_LOAD_FIELDS];
     int n = 0;
-    for (char *p = line; n < 7; n++) {
+    for (char *p = line; n < TP_LOAD_FIELDS; n++) {
         f[n] = p;
         p = strchr(p, '\t');
         if (p == NULL) {
@@ -162,9 +173,9 @@ static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nw
         }
         *p++ = '\0';
     }
-    if (n != 7)
+    if (n != TP_LOAD_FIELDS)
         return -1;
-    f[6][strcspn(f[6], "\n")] = '\0';
+    f[TP_LOAD_FIELDS - 1][strcspn(f[TP_LOAD_FIELDS - 1], "\n")] = '\0';
     if (tp_route_worker(f[0], f[1], nworkers) != worker)
         return 0;
     tp_reqent_t *e = tp_reqindex_upsert(ix, tp_reqindex_member(ix, f[0]), f[1]);
@@ -173,18 +184,20 @@ static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nw
     e->server_seq = strtoull(f[4], NULL, 10);
     e->content_hash = (uint64_t)strtoll(f[5], NULL, 10);
     e->round = tp_reqindex_round(ix, f[6]);
+    e->state = rstate_of(f[7]);
     return 0;
 }
 
 int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint32_t nworkers,
                         char *err, size_t errlen)
 {
-    /* Identifiers are [A-Za-z0-9._:/-]: COPY text needs no unescaping. */
-    PGresult *r =
-        PQexec(st->qconn, "COPY (SELECT DISTINCT ON (member_id, request_ref) member_id, "
-                          "request_ref, revision, op, server_seq, content_hash, round_id "
-                          "FROM tenderpool.revision ORDER BY member_id, request_ref, revision DESC)"
-                          " TO STDOUT");
+    /* Identifiers are [A-Za-z0-9._:/-]: COPY text needs no unescaping. The round and state
+     * are where the request stands now (closes carry requests on), as the public view says. */
+    PGresult *r = PQexec(st->qconn,
+                         "COPY (SELECT q.member_id, q.request_ref, q.revision, v.op, v.server_seq, "
+                         "v.content_hash, q.round_id, q.state FROM tenderpool.requests q "
+                         "JOIN tenderpool.revision v USING (member_id, request_ref, revision))"
+                         " TO STDOUT");
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         tp_pg_error(r, st->qconn, "load request state", err, errlen);
         PQclear(r);
@@ -208,6 +221,57 @@ int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint
     if (bad)
         tp_warn("load request state: %d unreadable rows ignored", bad);
     return ok ? 0 : -1;
+}
+
+int tp_store_open_rounds(tp_store_t *st, tp_round_span_t *oldest, tp_round_span_t *newest,
+                         int *count)
+{
+    PGresult *r = tp_pg_query(st->qconn, "open rounds", st->last_error, sizeof(st->last_error),
+                              "SELECT round_id, extract(epoch FROM opens_at)::bigint, "
+                              "extract(epoch FROM closes_at)::bigint FROM tenderpool.round "
+                              "WHERE status = 'open' ORDER BY opens_at, round_id",
+                              0, NULL);
+    if (r == NULL)
+        return -1;
+    *count = PQntuples(r);
+    for (int i = 0; i < *count; i += (*count > 1 ? *count - 1 : 1)) {
+        tp_round_span_t *out = i == 0 ? oldest : newest;
+        snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(r, i, 0));
+        out->opens_at = (time_t)strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        out->closes_at = (time_t)strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        if (*count == 1)
+            *newest = *oldest;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int tp_store_close_round(tp_store_t *st, const tp_ipc_close_t *c, int min_members,
+                         int max_carry_over, int *lots, int *viable)
+{
+    char opens[32], closes[32], minm[16], maxc[16];
+    snprintf(opens, sizeof(opens), "%lld", (long long)c->next_opens);
+    snprintf(closes, sizeof(closes), "%lld", (long long)c->next_closes);
+    snprintf(minm, sizeof(minm), "%d", min_members);
+    snprintf(maxc, sizeof(maxc), "%d", max_carry_over);
+    const char *params[] = {c->round, c->next, opens, closes, minm, maxc};
+    /* one statement, one transaction: the lots appear all at once, exactly once */
+    PGresult *r = tp_pg_query(st->qconn, "close round", st->last_error, sizeof(st->last_error),
+                              "SELECT tenderpool.close_round($1, $2, to_timestamp($3::bigint), "
+                              "to_timestamp($4::bigint), $5::int, $6::int)",
+                              6, params);
+    if (r == NULL)
+        return -1;
+    *lots = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = tp_pg_query(st->qconn, "count viable lots", st->last_error, sizeof(st->last_error),
+                    "SELECT count(*) FROM tenderpool.lot WHERE round_id = $1 AND status = 'viable'",
+                    1, params);
+    if (r == NULL)
+        return -1;
+    *viable = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
 }
 
 /* ---- asynchronous commit ---- */

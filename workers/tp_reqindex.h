@@ -15,7 +15,17 @@ typedef struct tp_reqent {
     uint32_t revision;     /* latest stored revision; 0 = not stored (undone) */
     uint32_t round;        /* interned round index */
     uint8_t op;            /* tp_op_t of the latest revision */
+    uint8_t state;         /* tp_rstate_t: where the request stands after the closes so far */
 } tp_reqent_t;
+
+/* A request's state as tenderpool.requests derives it (closes move requests on). */
+typedef enum tp_rstate {
+    TP_RS_OPEN = 0,
+    TP_RS_CARRIED_OVER,
+    TP_RS_POOLED,
+    TP_RS_UNPOOLED,
+    TP_RS_CANCELLED,
+} tp_rstate_t;
 
 typedef struct tp_reqindex tp_reqindex_t;
 

@@ -12,6 +12,7 @@
 #include "tp_calendar.h"
 #include "tp_copybuf.h"
 #include "tp_cpv.h"
+#include "tp_ipc.h"
 #include "tp_decimal.h"
 #include "tp_reqindex.h"
 
@@ -74,6 +75,15 @@ int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint
 
 /* True when the writer can start a commit (reads what is left of the previous one). */
 bool tp_store_idle(tp_store_t *st);
+
+/* The open rounds, oldest and newest by opening time (count 0: none). */
+int tp_store_open_rounds(tp_store_t *st, tp_round_span_t *oldest, tp_round_span_t *newest,
+                         int *count) __attribute__((warn_unused_result));
+
+/* Close c->round and open c->next: tenderpool.close_round, atomic and idempotent. */
+int tp_store_close_round(tp_store_t *st, const tp_ipc_close_t *c, int min_members,
+                         int max_carry_over, int *lots, int *viable)
+    __attribute__((warn_unused_result));
 
 /* Start committing buf (must stay alive until the commit ends). */
 int tp_store_commit_begin(tp_store_t *st, const tp_copybuf_t *buf)

@@ -21,6 +21,8 @@ typedef enum tp_outcome {
     TP_OUT_DUPLICATE,
     TP_OUT_STALE,
     TP_OUT_UNKNOWN_REQUEST,
+    TP_OUT_ROUND_CLOSED, /* amend/cancel of a request whose round closed */
+    TP_OUT_HOLD,         /* amend/cancel of a request whose round is closing: resend */
 } tp_outcome_t;
 
 /* One IPC BATCH being answered: owns the decoded client message until the reply is sent. */
@@ -49,6 +51,7 @@ typedef struct tp_item {
     uint64_t prev_seq, prev_hash;
     uint32_t prev_revision, prev_round;
     uint8_t prev_op;
+    uint8_t prev_state;
 } tp_item_t;
 
 typedef struct tp_group {
@@ -84,6 +87,15 @@ typedef struct tp_worker {
     int64_t next_complaint_ms;
     int64_t commit_started_ms;
     uint64_t n_accepted, n_commits;
+    /* round close (close.c) */
+    bool closing; /* CLOSE_BEGIN seen, CLOSE_DONE not yet */
+    tp_ipc_close_t close_info;
+    uint32_t closing_idx; /* interned id of the round being closed */
+    bool close_ready_sent;
+    bool reload_pending; /* CLOSE_DONE: reload the index once the groups drained */
+    bool close_started;  /* worker 0: it asked for this close */
+    int64_t close_begin_ms;
+    int64_t next_close_try_ms;
 } tp_worker_t;
 
 int tp_worker_run(tp_worker_t *w) __attribute__((warn_unused_result));
@@ -103,6 +115,18 @@ void tp_worker_fail_all(tp_worker_t *w, const char *code, const char *detail);
 /* worker.c: answer everything RETRY_LATER, drop the connections, reconnect with backoff
  * (the index is reloaded from the database then). */
 void tp_worker_db_down(tp_worker_t *w);
+
+/* worker.c: rebuild the index from the database (after a close). */
+int tp_worker_reload_state(tp_worker_t *w) __attribute__((warn_unused_result));
+
+/* close.c: the round close */
+void tp_worker_handle_control(tp_worker_t *w, const void *payload, size_t len);
+void tp_worker_handle_close(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void *payload,
+                            size_t len);
+/* Worker 0, every second: close a round whose boundary passed, or finish an interrupted close. */
+void tp_worker_close_tick(tp_worker_t *w);
+/* Tell the supervisor once nothing assigned to the closing round is uncommitted here. */
+void tp_worker_close_progress(tp_worker_t *w);
 
 /* status.c: answer one StatusQuery from the committed state. */
 void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void *payload,

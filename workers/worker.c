@@ -63,6 +63,41 @@ static void db_complain(tp_worker_t *w, const char *err)
     w->next_complaint_ms = now + 30000;
 }
 
+/* The open round as the database records it (an early close may have opened a ".n" round);
+ * none covering now: the calendar decides at the next assignment. */
+static void load_open_round(tp_worker_t *w)
+{
+    tp_round_span_t oldest, newest;
+    int count = 0;
+    time_t now = time(NULL);
+    w->round.id[0] = '\0';
+    if (tp_store_open_rounds(&w->store, &oldest, &newest, &count) == 0 && count > 0 &&
+        newest.opens_at <= now && now < newest.closes_at) {
+        w->round = newest;
+        w->round_idx = tp_reqindex_round(w->ix, w->round.id);
+    }
+}
+
+int tp_worker_reload_state(tp_worker_t *w)
+{
+    char err[512];
+    tp_reqindex_destroy(&w->ix);
+    w->ix = tp_reqindex_new();
+    int64_t t0 = tp_mono_ms();
+    if (tp_store_load_state(&w->store, w->ix, w->index, w->count, err, sizeof(err)) < 0) {
+        db_complain(w, err);
+        return -1;
+    }
+    load_open_round(w);
+    if (w->closing)
+        w->closing_idx = tp_reqindex_round(w->ix, w->close_info.round);
+    w->listed_round[0] = '\0';
+    w->ensured_round[0] = '\0';
+    tp_info("%zu requests loaded in %lld ms", tp_reqindex_count(w->ix),
+            (long long)(tp_mono_ms() - t0));
+    return 0;
+}
+
 static int db_connect(tp_worker_t *w)
 {
     char err[512], app[64];
@@ -73,11 +108,7 @@ static int db_connect(tp_worker_t *w)
         tp_store_disconnect(&w->store);
         return -1;
     }
-    tp_reqindex_destroy(&w->ix);
-    w->ix = tp_reqindex_new();
-    int64_t t0 = tp_mono_ms();
-    if (tp_store_load_state(&w->store, w->ix, w->index, w->count, err, sizeof(err)) < 0) {
-        db_complain(w, err);
+    if (tp_worker_reload_state(w) < 0) {
         tp_store_disconnect(&w->store);
         return -1;
     }
@@ -91,11 +122,7 @@ static int db_connect(tp_worker_t *w)
     if (tp_cpv_set_count(w->cpv) == 0 && w->index == 0)
         tp_warn("no CPV list imported ('tenderpool cpv import'): only the format of CPV codes "
                 "is checked");
-    w->round.id[0] = '\0';
-    w->listed_round[0] = '\0';
-    w->ensured_round[0] = '\0';
-    tp_info("database connected; %zu requests loaded in %lld ms; %zu CPV codes",
-            tp_reqindex_count(w->ix), (long long)(tp_mono_ms() - t0), tp_cpv_set_count(w->cpv));
+    tp_info("database connected; %zu CPV codes", tp_cpv_set_count(w->cpv));
     return 0;
 }
 
@@ -179,6 +206,11 @@ static void on_sup_message(tp_worker_t *w)
         tp_worker_handle_batch(w, &h, idx, zmq_msg_data(&pm), zmq_msg_size(&pm));
     } else if (h.type == TP_IPC_STATUS) {
         tp_worker_handle_status(w, &h, zmq_msg_data(&pm), zmq_msg_size(&pm));
+    } else if (h.type == TP_IPC_CONTROL) {
+        tp_worker_handle_control(w, zmq_msg_data(&pm), zmq_msg_size(&pm));
+    } else if (h.type == TP_IPC_CLOSE_BEGIN || h.type == TP_IPC_CLOSE_COMMIT ||
+               h.type == TP_IPC_CLOSE_DONE) {
+        tp_worker_handle_close(w, &h, zmq_msg_data(&pm), zmq_msg_size(&pm));
     } else {
         tp_err("unexpected message type %u from the supervisor", h.type);
     }
@@ -267,7 +299,14 @@ int tp_worker_run(tp_worker_t *w)
     while (!(w->stopping && idle(w))) {
         zmq_pollitem_t items[3];
         int ndb = tp_store_fd(&w->store);
-        bool full = w->groups[w->building].n >= TP_MAX_GROUP_ITEMS;
+        if (w->reload_pending && idle(w)) {
+            w->reload_pending = false;
+            w->closing = false;
+            if (tp_worker_reload_state(w) < 0)
+                tp_worker_db_down(w);
+        }
+        /* a pending reload waits for the groups to drain: read nothing new meanwhile */
+        bool full = w->groups[w->building].n >= TP_MAX_GROUP_ITEMS || w->reload_pending;
         items[0] = (zmq_pollitem_t){.socket = w->sup, .events = full ? 0 : ZMQ_POLLIN};
         items[1] = (zmq_pollitem_t){.fd = w->sigfd, .events = ZMQ_POLLIN};
         items[2] = (zmq_pollitem_t){
@@ -297,6 +336,7 @@ int tp_worker_run(tp_worker_t *w)
             tp_worker_maybe_commit(w);
         else
             db_retry(w);
+        tp_worker_close_progress(w);
         if (w->committing && tp_mono_ms() - w->commit_started_ms > TP_COMMIT_DEADLINE_MS) {
             tp_err("commit running for over %d s: resetting the database connection",
                    TP_COMMIT_DEADLINE_MS / 1000);
@@ -304,6 +344,7 @@ int tp_worker_run(tp_worker_t *w)
         }
         if (tp_mono_ms() >= w->next_heartbeat_ms) {
             open_round_row(w);
+            tp_worker_close_tick(w);
             tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, NULL, 0);
             w->next_heartbeat_ms = tp_mono_ms() + 1000;
         }

@@ -1,0 +1,304 @@
+/* Integration: rounds close through the daemon: lots, carry-over, ROUND_CLOSED, StatusQuery. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <zmq.h>
+
+#include "tp_testclient.h"
+#include "tp_testenv.h"
+
+static tp_test_daemon_t daemon_;
+static void *zctx;
+static void *sock;
+static PGconn *db;
+
+static void start(void)
+{
+    tp_test_session_start(&daemon_, &zctx, &sock, &db);
+}
+
+static void stop(void)
+{
+    tp_test_session_stop(&daemon_, &zctx, &sock, &db);
+}
+
+TestSuite(rounds, .init = start, .fini = stop, .timeout = 120);
+
+static tp_test_item_t line(const char *member, const char *ref, const char *cpv, const char *item,
+                           const char *qty, const char *unit)
+{
+    tp_test_item_t it = tp_test_item_default(member, ref);
+    it.cpv = cpv;
+    it.item_key = item;
+    it.quantity = qty;
+    it.unit = unit;
+    return it;
+}
+
+static void send_all(const tp_test_item_t *it, size_t n)
+{
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, n, &sm);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, "%s: %s %s",
+                     it[i].request_ref, ba->acks[i]->error_code, ba->acks[i]->detail);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+}
+
+static int close_current(char *out, size_t outlen)
+{
+    return tp_test_run(out, outlen, "%s/tenderpool rounds close-current -c %s 2>&1",
+                       TP_TEST_BIN_DIR, daemon_.conf);
+}
+
+/* The workload of issue 3: gloves in pieces and dozens from three members, nitrogen in t, kg
+ * and g from two, one member alone on seeds. */
+static void publish_workload(void)
+{
+    tp_test_item_t it[] = {
+        line("m1", "g-1", "18424300", "GLOVE-M", "1200", "H87"),
+        line("m2", "g-2", "18424300", "GLOVE-M", "50", "DZN"),
+        line("m3", "g-3", "18424300", "GLOVE-M", "300", "H87"),
+        line("m1", "n-1", "24111700", "N2-5.0", "2", "TNE"),
+        line("m2", "n-2", "24111700", "N2-5.0", "500", "KGM"),
+        line("m2", "n-3", "24111700", "N2-5.0", "1500000", "GRM"),
+        line("m4", "s-1", "03111000", "SEED-WHEAT", "250", "KGM"),
+    };
+    send_all(it, sizeof(it) / sizeof(it[0]));
+}
+
+/* Lots recomputed independently from the stored revisions of one round (no carry-over). */
+static const char recompute_sql[] =
+    "SELECT count(*) FROM (SELECT cpv, item_key, sum(base_quantity) AS total, "
+    "count(DISTINCT member_id) AS members, count(*) AS n FROM (SELECT DISTINCT ON "
+    "(member_id, request_ref) * FROM tenderpool.revision ORDER BY member_id, request_ref, "
+    "revision DESC) cur WHERE op <> 3 AND round_id = '%s' GROUP BY cpv, item_key) x "
+    "FULL JOIN (SELECT * FROM tenderpool.lots WHERE round_id = '%s') l USING (cpv, item_key) "
+    "WHERE x.total IS DISTINCT FROM l.total_quantity OR x.members IS DISTINCT FROM "
+    "l.member_count OR x.n IS DISTINCT FROM l.request_count";
+
+Test(rounds, close_current_writes_lots_exactly_once)
+{
+    publish_workload();
+    char *round = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
+                                       "WHERE status = 'open'");
+    cr_assert_not_null(round);
+    char out[2048];
+    cr_assert_eq(close_current(out, sizeof(out)), 0, "close-current: %s", out);
+    cr_expect(strstr(out, "3 lots (1 viable)") != NULL, "%s", out);
+    char sql[2048];
+    snprintf(sql, sizeof(sql), recompute_sql, round, round);
+    cr_expect_eq(tp_test_pg_long(db, sql), 0, "lots equal an independent recomputation");
+    snprintf(sql, sizeof(sql),
+             "SELECT trim_scale(total_quantity)::text || ' ' || base_unit || ' ' || member_count "
+             "|| ' ' || status FROM tenderpool.lots WHERE round_id = '%s' AND cpv = '%s'",
+             round, "18424300");
+    char *g = tp_test_pg_value(db, sql);
+    cr_expect_str_eq(g, "2100 C62 3 viable", "1200 H87 + 50 DZN + 300 H87");
+    free(g);
+    snprintf(sql, sizeof(sql),
+             "SELECT trim_scale(total_quantity)::text || ' ' || base_unit || ' ' || member_count "
+             "|| ' ' || status FROM tenderpool.lots WHERE round_id = '%s' AND cpv = '%s'",
+             round, "24111700");
+    char *n = tp_test_pg_value(db, sql);
+    cr_expect_str_eq(n, "4000 KGM 2 below_threshold", "2 TNE + 500 KGM + 1500000 GRM");
+    free(n);
+    snprintf(sql, sizeof(sql), "SELECT status FROM tenderpool.rounds WHERE round_id = '%s'", round);
+    char *st = tp_test_pg_value(db, sql);
+    cr_expect_str_eq(st, "closed");
+    free(st);
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.rounds WHERE status = "
+                                     "'open'"),
+                 1, "the next round is open");
+    cr_expect_eq(tp_test_run(out, sizeof(out), "%s/tenderpool verify --round %s -c %s 2>&1",
+                             TP_TEST_BIN_DIR, round, daemon_.conf),
+                 0, "verify agrees: %s", out);
+    free(round);
+}
+
+Test(rounds, after_close_pooled_is_closed_and_carried_is_open)
+{
+    publish_workload();
+    char out[2048];
+    cr_assert_eq(close_current(out, sizeof(out)), 0, "close-current: %s", out);
+    char *next = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
+                                      "WHERE status = 'open'");
+    cr_assert_not_null(next);
+    /* amend of a pooled request: ROUND_CLOSED */
+    tp_test_item_t a = line("m1", "g-1", "18424300", "GLOVE-M", "1300", "H87");
+    a.op = "amend";
+    a.revision = 2;
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, &a, 1, &sm);
+    cr_expect_eq(ba->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_REJECTED);
+    cr_expect_str_eq(ba->acks[0]->error_code, "ROUND_CLOSED");
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    /* a carried-over request can still be amended, in the new round */
+    tp_test_item_t c = line("m1", "n-1", "24111700", "N2-5.0", "3", "TNE");
+    c.op = "amend";
+    c.revision = 2;
+    ba = tp_test_batch(sock, &c, 1, &sm);
+    cr_expect_eq(ba->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, "%s %s",
+                 ba->acks[0]->error_code, ba->acks[0]->detail);
+    cr_expect_str_eq(ba->acks[0]->round_id, next);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    /* a new request goes to the new round */
+    tp_test_item_t fresh = line("m5", "f-1", "18424300", "GLOVE-M", "10", "H87");
+    ba = tp_test_batch(sock, &fresh, 1, &sm);
+    cr_expect_str_eq(ba->acks[0]->round_id, next);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    /* StatusQuery: pooled with the lot's figures (3 members), carried over, open */
+    const char *refs[] = {"g-1", "n-1", "s-1"};
+    size_t len;
+    uint8_t *buf = tp_test_pack_status(9, "m1", refs, 3, NULL, &len);
+    tp_test_send(sock, buf, len);
+    free(buf);
+    sm = tp_test_recv(sock, 10000);
+    cr_assert_not_null(sm);
+    Tenderpool__V1__StatusReply *r = sm->status;
+    cr_assert_eq(r->n_requests, 3);
+    cr_expect_eq(r->requests[0]->state, TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_POOLED);
+    cr_expect_neq(r->requests[0]->lot_id[0], '\0');
+    cr_expect_eq(r->requests[0]->lot_member_count, 3);
+    cr_expect_str_eq(r->requests[0]->lot_total_quantity, "2100");
+    cr_expect_str_eq(r->requests[0]->lot_unit, "C62");
+    cr_expect_eq(r->requests[1]->state, TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_OPEN,
+                 "amended into the new round: open");
+    cr_expect_eq(r->requests[2]->state, TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_UNKNOWN,
+                 "s-1 is m4's: unknown to m1");
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    /* m2's nitrogen was carried over: it says so, with no lot figures (2 members) */
+    const char *refs2[] = {"n-2"};
+    buf = tp_test_pack_status(10, "m2", refs2, 1, NULL, &len);
+    tp_test_send(sock, buf, len);
+    free(buf);
+    sm = tp_test_recv(sock, 10000);
+    cr_assert_not_null(sm);
+    cr_expect_eq(sm->status->requests[0]->state,
+                 TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_CARRIED_OVER);
+    cr_expect_str_eq(sm->status->requests[0]->round_id, next);
+    cr_expect_eq(sm->status->requests[0]->lot_member_count, 0);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    free(next);
+}
+
+Test(rounds, control_command_times_out_clearly_without_daemon)
+{
+    tp_test_daemon_t other = {0};
+    tp_test_write_config(&other, 1, "1w", NULL); /* nobody listens on its control socket */
+    char out[2048];
+    int rc =
+        tp_test_run(out, sizeof(out), "timeout 30 %s/tenderpool rounds close-current -c %s 2>&1",
+                    TP_TEST_BIN_DIR, other.conf);
+    cr_expect_eq(rc, 1, "exit 1: %s", out);
+    cr_expect(strstr(out, "did not answer") != NULL && strstr(out, "10 s") != NULL, "%s", out);
+}
+
+static long unclosed_differences(const char *round)
+{
+    char sql[2048];
+    snprintf(sql, sizeof(sql), recompute_sql, round, round);
+    return tp_test_pg_long(db, sql);
+}
+
+static bool wait_closed(const char *round, int seconds)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM tenderpool.rounds WHERE round_id = '%s' AND status = 'closed'",
+             round);
+    for (int i = 0; i < seconds * 10; i++) {
+        if (tp_test_pg_long(db, sql) == 1)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
+Test(rounds, boundary_closes_the_round_by_itself, .timeout = 90)
+{
+    zmq_close(sock);
+    tp_test_daemon_stop(&daemon_);
+    tp_test_reset_db(); /* the weekly round the first start opened would stay the open one */
+    tp_test_daemon_start(&daemon_, 2, "10s", NULL);
+    sock = tp_test_connect(zctx, daemon_.endpoint);
+    tp_test_item_t it[] = {
+        line("m1", "b-1", "18424300", "GLOVE-M", "10", "H87"),
+        line("m2", "b-2", "18424300", "GLOVE-M", "1", "DZN"),
+        line("m3", "b-3", "18424300", "GLOVE-M", "5", "H87"),
+    };
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, 3, &sm);
+    char round[64];
+    snprintf(round, sizeof(round), "%s", ba->acks[0]->round_id);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    cr_assert(wait_closed(round, 25), "round %s closed at its boundary", round);
+    cr_expect_eq(unclosed_differences(round), 0, "lots equal the recomputation");
+}
+
+/* Find worker 0 among the daemon's children by its command line. */
+static pid_t worker0_pid(void)
+{
+    char out[256];
+    tp_test_run(out, sizeof(out), "pgrep -P %d -f -- '--index 0 '", (int)daemon_.pid);
+    return (pid_t)atoi(out);
+}
+
+static void send_close_request(void)
+{
+    void *c = zmq_socket(zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(c, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_connect(c, daemon_.control);
+    zmq_send(c, "close-current", 13, 0);
+    usleep(2000); /* let it start */
+    zmq_close(c);
+}
+
+Test(rounds, kill9_worker0_during_close_gives_the_same_lots_once, .timeout = 90)
+{
+    publish_workload();
+    char *round = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
+                                       "WHERE status = 'open'");
+    cr_assert_not_null(round);
+    pid_t w0 = worker0_pid();
+    cr_assert_gt(w0, 0, "worker 0 found");
+    send_close_request();
+    kill(w0, SIGKILL);
+    cr_assert(wait_closed(round, 30), "round %s closed after worker 0's restart", round);
+    cr_expect_eq(unclosed_differences(round), 0, "lots equal the recomputation");
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenderpool.lots WHERE round_id = '%s'", round);
+    cr_expect_eq(tp_test_pg_long(db, sql), 3, "each lot exactly once");
+    free(round);
+}
+
+Test(rounds, kill9_supervisor_during_close_then_restart, .timeout = 90)
+{
+    publish_workload();
+    char *round = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
+                                       "WHERE status = 'open'");
+    cr_assert_not_null(round);
+    send_close_request();
+    kill(daemon_.pid, SIGKILL);
+    waitpid(daemon_.pid, NULL, 0);
+    daemon_.pid = 0;
+    sleep(1); /* its workers follow it (parent-death signal) */
+    zmq_close(sock);
+    tp_test_daemon_start(&daemon_, 2, "1w", NULL);
+    sock = tp_test_connect(zctx, daemon_.endpoint);
+    char out[2048];
+    if (!wait_closed(round, 3)) /* the close never started: the operator asks again */
+        cr_assert_eq(close_current(out, sizeof(out)), 0, "close-current: %s", out);
+    cr_assert(wait_closed(round, 30), "round %s closed", round);
+    cr_expect_eq(unclosed_differences(round), 0, "lots equal the recomputation");
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenderpool.lots WHERE round_id = '%s'", round);
+    cr_expect_eq(tp_test_pg_long(db, sql), 3, "each lot exactly once");
+    free(round);
+}

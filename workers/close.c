@@ -1,0 +1,197 @@
+/* A worker's part in closing a round: switch assignments, pass the barrier, commit, reload. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tp_log.h"
+#include "tp_worker.h"
+
+#define TP_CLOSE_RETRY_MS 30000 /* after a failed close, worker 0 tries again this much later */
+
+static void send_close(tp_worker_t *w, tp_ipc_type_t type, const tp_ipc_close_t *c)
+{
+    tp_worker_send(w, type, 0, 0, c, sizeof(*c));
+}
+
+/* The round after `cur` when the coordinator closes it early at `now`: the rest of the same
+ * calendar period, numbered "<period id>.<n>", or the calendar round when the period is over. */
+static int next_round(tp_worker_t *w, const tp_round_span_t *cur, time_t now, tp_round_span_t *out)
+{
+    tp_round_span_t cal;
+    if (tp_calendar_round_at(&w->cal, now, &cal) < 0)
+        return -1;
+    size_t n = strlen(cal.id);
+    bool same_period =
+        strncmp(cur->id, cal.id, n) == 0 && (cur->id[n] == '\0' || cur->id[n] == '.');
+    if (!same_period) {
+        *out = cal;
+        return 0;
+    }
+    int k = cur->id[n] == '.' ? atoi(cur->id + n + 1) : 1;
+    snprintf(out->id, sizeof(out->id), "%s.%d", cal.id, k + 1);
+    out->opens_at = now;
+    out->closes_at = cal.closes_at;
+    return 0;
+}
+
+static void refuse(tp_worker_t *w, const char *why);
+
+static void begin(tp_worker_t *w, const tp_round_span_t *round, const tp_round_span_t *next)
+{
+    /* The next round is recorded first: if anything dies before the lots are committed, the
+     * two open rounds tell the restarted worker 0 to finish this close (close_tick). */
+    if (tp_store_ensure_round(&w->store, next) < 0) {
+        tp_warn("cannot open round %s: %s", next->id, w->store.last_error);
+        refuse(w, "cannot record the next round");
+        return;
+    }
+    tp_ipc_close_t c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.round, sizeof(c.round), "%s", round->id);
+    snprintf(c.next, sizeof(c.next), "%s", next->id);
+    c.next_opens = next->opens_at;
+    c.next_closes = next->closes_at;
+    w->close_started = true;
+    w->close_begin_ms = tp_mono_ms();
+    tp_notice("closing round %s (next: %s)", c.round, c.next);
+    send_close(w, TP_IPC_CLOSE_BEGIN, &c);
+}
+
+static void refuse(tp_worker_t *w, const char *why)
+{
+    tp_ipc_close_t c;
+    memset(&c, 0, sizeof(c));
+    c.lots = -1;
+    snprintf(c.error, sizeof(c.error), "%s", why);
+    send_close(w, TP_IPC_CLOSE_DONE, &c);
+}
+
+void tp_worker_handle_control(tp_worker_t *w, const void *payload, size_t len)
+{
+    if (w->index != 0 || len != strlen("close-current") ||
+        memcmp(payload, "close-current", len) != 0) {
+        refuse(w, "unknown control command");
+        return;
+    }
+    if (w->close_started || w->closing) {
+        refuse(w, "a close is already running");
+        return;
+    }
+    if (!tp_store_up(&w->store)) {
+        refuse(w, "database unavailable");
+        return;
+    }
+    time_t now = time(NULL);
+    tp_worker_refresh_round(w, now);
+    tp_round_span_t cur = w->round, next;
+    if (next_round(w, &cur, now, &next) < 0) {
+        refuse(w, "cannot compute the next round");
+        return;
+    }
+    begin(w, &cur, &next);
+}
+
+void tp_worker_close_tick(tp_worker_t *w)
+{
+    if (w->index != 0 || w->close_started || w->closing || !tp_store_up(&w->store) ||
+        tp_mono_ms() < w->next_close_try_ms)
+        return;
+    tp_round_span_t oldest, newest;
+    int count = 0;
+    if (tp_store_open_rounds(&w->store, &oldest, &newest, &count) < 0 || count == 0)
+        return;
+    time_t now = time(NULL);
+    if (count > 1) { /* an early close did not finish: finish it, into the newer round */
+        begin(w, &oldest, &newest);
+        return;
+    }
+    if (oldest.closes_at > now)
+        return;
+    tp_round_span_t next; /* the boundary passed: close into the calendar round of now */
+    if (tp_calendar_round_at(&w->cal, now, &next) == 0)
+        begin(w, &oldest, &next);
+}
+
+static void on_begin(tp_worker_t *w, const tp_ipc_close_t *c)
+{
+    w->closing = true;
+    w->close_info = *c;
+    w->close_ready_sent = false;
+    w->closing_idx = tp_reqindex_round(w->ix, c->round);
+    time_t now = time(NULL);
+    tp_worker_refresh_round(w, now);
+    if (strcmp(w->round.id, c->next) != 0 && now < c->next_closes) {
+        snprintf(w->round.id, sizeof(w->round.id), "%s", c->next);
+        w->round.opens_at = c->next_opens;
+        w->round.closes_at = c->next_closes;
+        w->round_idx = tp_reqindex_round(w->ix, w->round.id);
+    }
+    tp_worker_close_progress(w);
+}
+
+static bool group_holds(const tp_group_t *g, uint32_t round)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (g->items[i].outcome == TP_OUT_WRITE && g->items[i].round == round)
+            return true;
+    return false;
+}
+
+void tp_worker_close_progress(tp_worker_t *w)
+{
+    if (!w->closing || w->close_ready_sent)
+        return;
+    if (group_holds(&w->groups[w->building], w->closing_idx) ||
+        (w->committing && group_holds(&w->groups[!w->building], w->closing_idx)))
+        return;
+    w->close_ready_sent = true;
+    send_close(w, TP_IPC_CLOSE_READY, &w->close_info);
+}
+
+static void on_commit(tp_worker_t *w, const tp_ipc_close_t *c)
+{
+    tp_ipc_close_t done = *c;
+    if (w->index != 0)
+        return;
+    if (tp_store_close_round(&w->store, c, w->cfg.min_members, w->cfg.max_carry_over, &done.lots,
+                             &done.viable) < 0) {
+        done.lots = -1;
+        snprintf(done.error, sizeof(done.error), "%.250s", w->store.last_error);
+    }
+    done.took_ms = tp_mono_ms() - w->close_begin_ms;
+    send_close(w, TP_IPC_CLOSE_DONE, &done);
+}
+
+static void on_done(tp_worker_t *w, const tp_ipc_close_t *c)
+{
+    if (w->index == 0) {
+        w->close_started = false;
+        if (c->error[0])
+            w->next_close_try_ms = tp_mono_ms() + TP_CLOSE_RETRY_MS;
+    }
+    if (c->error[0]) {
+        w->closing = false;
+        tp_warn("close of %s not done: %s", c->round, c->error);
+        return;
+    }
+    /* Closes move requests on (pooled, carried over, unpooled): take the database's word once
+     * the groups in flight are committed; until then the closing round's requests stay held. */
+    w->reload_pending = true;
+}
+
+void tp_worker_handle_close(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void *payload,
+                            size_t len)
+{
+    tp_ipc_close_t c;
+    if (tp_ipc_close_read(payload, len, &c) < 0) {
+        tp_err("malformed close message from the supervisor");
+        return;
+    }
+    if (hdr->type == TP_IPC_CLOSE_BEGIN)
+        on_begin(w, &c);
+    else if (hdr->type == TP_IPC_CLOSE_COMMIT)
+        on_commit(w, &c);
+    else if (hdr->type == TP_IPC_CLOSE_DONE)
+        on_done(w, &c);
+}
