@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tenderpool quick start: install what is missing, build, and run the demo, the tests or the bench.
 #   deploy/quickstart.sh demo    build, start a throwaway PostgreSQL (unless TENDERPOOL_DSN is set),
-#                                run the daemon fed by sample member ERPs, show what was stored
+#                                run the daemon fed by sample member ERPs, close the round, show
+#                                its lots and the carried-over requests
 #   deploy/quickstart.sh test    build and run the whole test suite (ctest), again in a sanitizer
 #                                build (ASan + UBSan), then the format check
 #   deploy/quickstart.sh bench   build and run tenderpool-bench against a throwaway PostgreSQL
@@ -80,6 +81,9 @@ demo() {
     mkdir -p "$state"
     dsn=$(demo_dsn)
     write_config "$conf" "$dsn" "$port"
+    if [ -z "${TENDERPOOL_DSN:-}" ]; then # the throwaway server: every demo starts afresh
+        psql "$dsn" -q -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS tenderpool CASCADE"
+    fi
     say "migrating the schema"
     "$build/tenderpool" migrate -c "$conf"
     if [ -f "$shared/data/cpv2008.csv" ]; then
@@ -116,7 +120,20 @@ demo() {
     psql "$dsn" -P pager=off -c "SELECT member_id, request_ref, revision, quantity, unit,
                                         base_quantity, server_seq
                                  FROM tenderpool.revision ORDER BY member_id, request_ref, revision"
-    psql "$dsn" -P pager=off -c "SELECT * FROM tenderpool.rounds"
+    say "the coordinator closes the round now (tenderpool rounds close-current)"
+    "$build/tenderpool" rounds close-current -c "$conf"
+    say "lots of the closed round (tenderpool.lots; viable: at least [pooling] min_members members)"
+    psql "$dsn" -P pager=off -c "SELECT l.lot_id, l.cpv, l.cpv_label, l.item_key,
+                                        trim_scale(l.total_quantity) AS total, l.base_unit,
+                                        l.member_count AS members, l.request_count AS lines,
+                                        l.delivery_zone AS zone, l.status
+                                 FROM tenderpool.lots l JOIN tenderpool.rounds r USING (round_id)
+                                 WHERE r.status = 'closed' ORDER BY l.status DESC, l.cpv"
+    say "requests after the close: pooled into a lot, or carried over to the next round"
+    psql "$dsn" -P pager=off -c "SELECT member_id, request_ref, state, round_id, lot_id
+                                 FROM tenderpool.requests ORDER BY state, member_id, request_ref"
+    psql "$dsn" -P pager=off -c "SELECT round_id, opens_at, closes_at, status FROM tenderpool.rounds
+                                 ORDER BY opens_at"
     say "stopping tenderpoold (SIGTERM drains: in-flight items are committed and acked first)"
     kill -TERM $pid
     wait $pid && echo "tenderpoold exited 0"
