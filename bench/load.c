@@ -60,6 +60,8 @@ struct tp_bench_client {
     tp_bench_load_t *out;
     bench_samples_t lat;
     long resolved; /* items with a final status */
+    long target;   /* ingest: requests of the running phase */
+    char phase;    /* ingest: 'i' durable ingest, 'c' round-close data set */
     int64_t last_ack_ns;
     int64_t *sched; /* latency phase: intended send time per message */
 };
@@ -354,7 +356,7 @@ static int ingest_send_next(tp_bench_client_t *c, bench_member_t *m)
     s->batch_id = (++c->gen << 24) | ((uint64_t)m->index << SLOT_BITS) | (uint64_t)si;
     s->sent_ns = tp_bench_now_ns();
     m->in_flight++;
-    return send_batch(c, m, s->batch_id, s->seqs, s->n, 'i');
+    return send_batch(c, m, s->batch_id, s->seqs, s->n, c->phase);
 }
 
 static int ingest_fill_windows(tp_bench_client_t *c)
@@ -371,7 +373,7 @@ static int ingest_fill_windows(tp_bench_client_t *c)
 
 static void ingest_assign(tp_bench_client_t *c)
 {
-    long per = c->o->requests / c->o->members, extra = c->o->requests % c->o->members, at = 0;
+    long per = c->target / c->o->members, extra = c->target % c->o->members, at = 0;
     for (long i = 0; i < c->o->members; i++) {
         bench_member_t *m = &c->m[i];
         m->next_seq = at;
@@ -395,19 +397,22 @@ static void progress(const tp_bench_client_t *c, int64_t t0, int64_t *next_note)
     int64_t now = tp_bench_now_ns();
     if (now < *next_note)
         return;
-    fprintf(stderr, "  ... %ld/%ld answered after %.0f s\n", c->resolved, c->o->requests,
+    fprintf(stderr, "  ... %ld/%ld answered after %.0f s\n", c->resolved, c->target,
             (double)(now - t0) / 1e9);
     *next_note = now + 5000000000LL;
 }
 
-int tp_bench_ingest(tp_bench_client_t *c, tp_bench_daemon_t *d, tp_bench_load_t *out)
+int tp_bench_ingest(tp_bench_client_t *c, tp_bench_daemon_t *d, char phase, long n,
+                    tp_bench_load_t *out)
 {
     phase_begin(c, out);
+    c->target = n;
+    c->phase = phase;
     ingest_assign(c);
     int64_t t0 = tp_bench_now_ns(), next_alive = t0 + ALIVE_CHECK_NS, note = t0 + 5000000000LL;
-    int64_t end = t0 + (60 + c->o->requests / 10000) * 1000000000LL;
+    int64_t end = t0 + (60 + n / 10000) * 1000000000LL;
     int rc = 0;
-    while (rc == 0 && c->resolved < c->o->requests) {
+    while (rc == 0 && c->resolved < n) {
         int64_t now = tp_bench_now_ns();
         int64_t last = c->last_ack_ns > t0 ? c->last_ack_ns : t0;
         if (now > end || now - last > STALL_NS) {
@@ -422,7 +427,7 @@ int tp_bench_ingest(tp_bench_client_t *c, tp_bench_daemon_t *d, tp_bench_load_t 
         if (rc == 0)
             rc = ingest_fill_windows(c) < 0 || pump(c, 100, on_ingest_ack) < 0 ? -1 : 0;
     }
-    out->missing = c->o->requests - c->resolved;
+    out->missing = n - c->resolved;
     out->seconds = (double)((c->last_ack_ns ? c->last_ack_ns : tp_bench_now_ns()) - t0) / 1e9;
     out->rate = out->seconds > 0
                     ? (double)out->status[TENDERPOOL__V1__STATUS__STATUS_ACCEPTED] / out->seconds

@@ -83,13 +83,22 @@ void tp_bench_req_fill(tp_bench_req_t *r, const tp_bench_opts_t *o, char phase, 
     const bench_item_t *it = &bench_items[h % BENCH_NITEMS];
     snprintf(r->member_id, sizeof(r->member_id), "bench-m%03ld", member);
     snprintf(r->request_ref, sizeof(r->request_ref), "%s.%c.%ld.%ld", o->tag, phase, member, seq);
-    /* ~200 item keys per catalogue line: requests of different members pool together */
-    snprintf(r->item_key, sizeof(r->item_key), "376%010llu",
-             (unsigned long long)((h >> 8) % 200 + 1000 * (h % BENCH_NITEMS)));
+    if (phase == 'c') {
+        /* round-close data set: exactly close_lots consolidation keys, key = seq mod close_lots
+         * (members send contiguous seq ranges, so every key gets several members) */
+        long k = seq % o->close_lots;
+        it = &bench_items[k % BENCH_NITEMS];
+        snprintf(r->item_key, sizeof(r->item_key), "377%010ld", k);
+        r->zone = bench_zones[(k / (long)BENCH_NITEMS) % 8];
+    } else {
+        /* ~200 item keys per catalogue line: requests of different members pool together */
+        snprintf(r->item_key, sizeof(r->item_key), "376%010llu",
+                 (unsigned long long)((h >> 8) % 200 + 1000 * (h % BENCH_NITEMS)));
+        r->zone = bench_zones[(h >> 40) % 8];
+    }
     r->cpv = it->cpv;
     r->description = it->description;
     r->unit = it->unit;
-    r->zone = bench_zones[(h >> 40) % 8];
     r->currency = "EUR";
     fill_quantity(r, h);
     r->need_by_days = tp_bench_wall_us() / 86400000000LL + 30 + (long)((h >> 44) % 300);
