@@ -63,7 +63,10 @@ struct tp_bench_client {
     long target;   /* ingest: requests of the running phase */
     char phase;    /* ingest: 'i' durable ingest, 'c' round-close data set */
     int64_t last_ack_ns;
-    int64_t *sched; /* latency phase: intended send time per message */
+    int64_t *sched;         /* latency phase: intended send time per message */
+    long probe_interval_ms; /* readiness: StatusQuery resent after this long unanswered */
+    int64_t rt_ack_ns;      /* restart: when the round-trip batch was acked, 0 not yet */
+    int rt_status;          /* its item's status */
 };
 
 typedef void (*bench_ack_fn)(tp_bench_client_t *c, bench_member_t *m,
@@ -96,6 +99,7 @@ tp_bench_client_t *tp_bench_client_new(const tp_bench_opts_t *o, const char *end
 {
     tp_bench_client_t *c = xcalloc(1, sizeof(*c));
     c->o = o;
+    c->probe_interval_ms = PROBE_INTERVAL_MS;
     c->zctx = zmq_ctx_new();
     c->m = xcalloc((size_t)o->members, sizeof(*c->m));
     c->items = xcalloc((size_t)o->members, sizeof(*c->items));
@@ -297,12 +301,50 @@ int tp_bench_client_wait_ready(tp_bench_client_t *c, tp_bench_daemon_t *d, int t
             for (long i = 0; i < c->o->members; i++)
                 if (!c->m[i].probed && send_probe(c, &c->m[i]) < 0)
                     return -1;
-            next = tp_bench_now_ns() + PROBE_INTERVAL_MS * 1000000LL;
+            next = tp_bench_now_ns() + c->probe_interval_ms * 1000000LL;
         }
         if (pump(c, 50, NULL) < 0)
             return -1;
     }
     return 0;
+}
+
+static void on_roundtrip_ack(tp_bench_client_t *c, bench_member_t *m,
+                             const Tenderpool__V1__BatchAck *ack)
+{
+    (void)m;
+    if (ack->batch_id != 1 || c->rt_ack_ns)
+        return;
+    c->rt_ack_ns = tp_bench_now_ns();
+    c->rt_status = ack->n_acks > 0 ? (int)ack->acks[0]->status : 0;
+}
+
+int tp_bench_client_restart_probe(tp_bench_client_t *c, tp_bench_daemon_t *d, int64_t t0,
+                                  int64_t end, tp_bench_probe_t *out)
+{
+    tp_bench_load_t scratch = {0};
+    c->out = &scratch;
+    c->rt_ack_ns = 0;
+    long seq = 0; /* request 0 of member 0 of the round-close data set: stored, so DUPLICATE */
+    if (send_batch(c, &c->m[0], 1, &seq, 1, 'c') < 0)
+        return -1;
+    for (long i = 0; i < c->o->members; i++)
+        if (send_probe(c, &c->m[i]) < 0)
+            return -1;
+    int64_t status_ns = 0;
+    while (!c->rt_ack_ns || !status_ns) {
+        int64_t now = tp_bench_now_ns();
+        if (now > end || !tp_bench_daemon_alive(d))
+            break;
+        if (pump(c, 10, on_roundtrip_ack) < 0)
+            return -1;
+        if (!status_ns && all_probed(c))
+            status_ns = tp_bench_now_ns();
+    }
+    out->batch_ms = c->rt_ack_ns ? (double)(c->rt_ack_ns - t0) / 1e6 : -1;
+    out->batch_status = c->rt_status;
+    out->status_ms = status_ns ? (double)(status_ns - t0) / 1e6 : -1;
+    return c->rt_ack_ns && status_ns ? 0 : -1;
 }
 
 /* ---- durable ingest: windows of batches, closed loop per member ---- */

@@ -15,6 +15,8 @@
 #define TARGET_VS_B 7.0
 #define TARGET_P99_MS 5.0
 #define TARGET_BYTES 256.0
+#define TARGET_CLOSE_MS 300.0
+#define TARGET_RESTART_MS 5000.0
 #define READY_TIMEOUT_S 60
 
 static void usage(FILE *out)
@@ -25,7 +27,8 @@ static void usage(FILE *out)
         "\n"
         "Measures tenderpool against SPEC section 8 in one run: baseline A (two connections\n"
         "COPY BINARY), baseline B (8 clients, one INSERT per transaction), durable ingest\n"
-        "through tenderpoold, ack latency at a fixed offered rate, daemon memory.\n"
+        "through tenderpoold, ack latency at a fixed offered rate, daemon memory, then restart\n"
+        "and round close with --close-requests open requests in --close-lots lots.\n"
         "The database is migrated, filled and TRUNCATEd: never point it at real data.\n"
         "\n"
         "  --dsn DSN            PostgreSQL database the bench may fill and truncate (required)\n"
@@ -36,9 +39,13 @@ static void usage(FILE *out)
         "  --workers N          daemon workers (default 2)\n"
         "  --latency-rate R     single-request messages/s offered, open loop (default 20000)\n"
         "  --latency-seconds S  latency phase duration (default 10)\n"
+        "  --close-requests N   open requests in the round for restart and close (default "
+        "1000000)\n"
+        "  --close-lots N       consolidation keys (lots) they fall into (default 5000)\n"
         "  --bin DIR            where tenderpoold, tenderpool-worker and tenderpool are\n"
         "                       (default: the directory of this executable)\n"
-        "  --quick              smoke run: 100000 requests, 1 s latency, 2 s baseline B\n"
+        "  --quick              smoke run: 100000 requests, 1 s latency, 2 s baseline B,\n"
+        "                       50000 close requests in 500 lots\n"
         "  -h, --help           this help\n");
 }
 
@@ -80,14 +87,19 @@ static const bench_numopt_t numopts[] = {
     {"workers", offsetof(tp_bench_opts_t, workers), 1, 64},
     {"latency-rate", offsetof(tp_bench_opts_t, latency_rate), 1, 1000000},
     {"latency-seconds", offsetof(tp_bench_opts_t, latency_seconds), 1, 3600},
+    {"close-requests", offsetof(tp_bench_opts_t, close_requests), 1, 100000000},
+    {"close-lots", offsetof(tp_bench_opts_t, close_lots), 1, 10000000},
 };
 #define NNUMOPTS (int)(sizeof(numopts) / sizeof(numopts[0]))
 
 static void defaults(tp_bench_opts_t *o, bool quick)
 {
-    long *f[] = {&o->requests, &o->batch,        &o->members,        &o->window,
-                 &o->workers,  &o->latency_rate, &o->latency_seconds};
-    long def[] = {quick ? 100000 : 2000000, 100, 8, 32, 2, 20000, quick ? 1 : 10};
+    long *f[] = {&o->requests,        &o->batch,          &o->members,
+                 &o->window,          &o->workers,        &o->latency_rate,
+                 &o->latency_seconds, &o->close_requests, &o->close_lots};
+    long def[] = {
+        quick ? 100000 : 2000000, 100, 8, 32, 2, 20000, quick ? 1 : 10, quick ? 50000 : 1000000,
+        quick ? 500 : 5000};
     for (int i = 0; i < NNUMOPTS; i++)
         if (*f[i] < 0)
             *f[i] = def[i];
@@ -109,7 +121,7 @@ static int parse_options(int argc, char **argv, tp_bench_opts_t *o)
     lo[NNUMOPTS + 4] = (struct option){NULL, 0, NULL, 0};
     memset(o, 0, sizeof(*o));
     o->requests = o->batch = o->members = o->window = o->workers = -1;
-    o->latency_rate = o->latency_seconds = -1;
+    o->latency_rate = o->latency_seconds = o->close_requests = o->close_lots = -1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         if (ch >= 1000 && ch < 1000 + NNUMOPTS) {
@@ -135,6 +147,11 @@ static int parse_options(int argc, char **argv, tp_bench_opts_t *o)
         return 2;
     }
     defaults(o, o->quick);
+    if (o->close_requests / o->close_lots < 3 || o->members < 3)
+        fprintf(stderr,
+                "tenderpool-bench: warning: with %ld close requests in %ld lots from %ld "
+                "members, some lots get fewer than 3 members (below min_members)\n",
+                o->close_requests, o->close_lots, o->members);
     return 0;
 }
 
@@ -249,6 +266,35 @@ static const char *verdict(bool ran, bool pass)
     return !ran ? "NOT RUN" : pass ? "PASS" : "SHORT";
 }
 
+static void print_rounds_rows(const tp_bench_opts_t *o, const tp_bench_results_t *r)
+{
+    char lc[48], lr[48], fc[64], fr[64];
+    snprintf(lc, sizeof(lc), "round close, %ld open / %ld lots", o->close_requests, o->close_lots);
+    snprintf(lr, sizeof(lr), "restart with %ld open requests", o->close_requests);
+    bool cpass = r->ran_close && !r->close_cmd_timed_out && !r->close_timed_out &&
+                 r->close_lots_written == o->close_lots && r->close_ms <= TARGET_CLOSE_MS;
+    if (!r->ran_close)
+        snprintf(fc, sizeof(fc), "-");
+    else if (r->close_timed_out)
+        snprintf(fc, sizeof(fc), "not closed after %d s", 120);
+    else if (r->close_cmd_timed_out)
+        snprintf(fc, sizeof(fc), "%.0f ms (seen in DB)", r->close_ms);
+    else
+        snprintf(fc, sizeof(fc), "%.0f ms (daemon: %ld ms)", r->close_ms, r->close_daemon_ms);
+    printf("  %-34s %-30s %-12s %s%s\n", lc, fc, "<= 300 ms",
+           r->close_timed_out ? "SHORT (timed out after 120 s)" : verdict(r->ran_close, cpass),
+           r->ran_close && r->close_lots_written != o->close_lots ? " (lot count MISMATCH)" : "");
+    if (!r->ran_restart)
+        snprintf(fr, sizeof(fr), "-");
+    else
+        snprintf(fr, sizeof(fr), "%.2f s (StatusQuery %.2f s)", r->restart_ms / 1e3,
+                 r->restart_status_ms / 1e3);
+    printf("  %-34s %-30s %-12s %s\n", lr, fr, "<= 5 s",
+           r->restart_timed_out
+               ? "SHORT (timed out after 120 s)"
+               : verdict(r->ran_restart && r->restart_ms > 0, r->restart_ms <= TARGET_RESTART_MS));
+}
+
 static void print_table(const tp_bench_opts_t *o, const tp_bench_results_t *r)
 {
     double va = r->a_rate > 0 ? r->ingest.rate / r->a_rate : 0;
@@ -276,8 +322,7 @@ static void print_table(const tp_bench_opts_t *o, const tp_bench_results_t *r)
            verdict(r->ran_latency, r->latency.lat.p99_ms <= TARGET_P99_MS));
     printf("  %-34s %-30s %-12s %s\n", "memory per open request", f[3], "<= 256 B",
            verdict(r->ran_ingest, bpr <= TARGET_BYTES));
-    printf("  %-34s not measured yet (rounds close: issue 3)\n", "round close, 1 M open requests");
-    printf("  %-34s not measured yet (rounds close: issue 3)\n", "restart with 1 M open requests");
+    print_rounds_rows(o, r);
 }
 
 static const char *json_bool(bool b)
@@ -301,13 +346,30 @@ static void print_json(const tp_bench_opts_t *o, const tp_bench_results_t *r)
            r->a_rate > 0 ? in->rate / r->a_rate : 0, r->b_rate > 0 ? in->rate / r->b_rate : 0);
     printf("\"latency_rate\":%ld,\"latency_sent_rate\":%.0f,\"latency_p50_ms\":%.3f,"
            "\"latency_p99_ms\":%.3f,\"latency_max_ms\":%.3f,\"rss_before\":%ld,\"rss_after\":%ld,"
-           "\"bytes_per_request\":%.1f,\"round_close\":null,\"restart\":null,",
+           "\"bytes_per_request\":%.1f,",
            o->latency_rate, la->offered_rate, la->lat.p50_ms, la->lat.p99_ms, la->lat.max_ms,
            r->rss_before, r->rss_after,
            (double)(r->rss_after - r->rss_before) / (double)o->requests);
-    printf("\"ran\":{\"baseline_a\":%s,\"baseline_b\":%s,\"ingest\":%s,\"latency\":%s}}\n",
+    char cms[32] = "null", dms[32] = "null", rms[32] = "null";
+    bool closed = r->ran_close && !r->close_timed_out;
+    if (closed)
+        snprintf(cms, sizeof(cms), "%.1f", r->close_ms);
+    if (closed && r->close_daemon_ms >= 0)
+        snprintf(dms, sizeof(dms), "%ld", r->close_daemon_ms);
+    if (r->ran_restart && !r->restart_timed_out && r->restart_ms > 0)
+        snprintf(rms, sizeof(rms), "%.1f", r->restart_ms);
+    printf("\"close_requests\":%ld,\"close_lots\":%ld,\"close_load_rps\":%.0f,"
+           "\"round_close_ms\":%s,\"round_close_daemon_ms\":%s,\"round_close_lots\":%ld,"
+           "\"round_close_viable\":%ld,\"round_close_cmd_timed_out\":%s,\"restart_ms\":%s,"
+           "\"restart_accept_ms\":%.1f,\"restart_status_ms\":%.1f,",
+           o->close_requests, o->close_lots, r->close_load.rate, cms, dms, r->close_lots_written,
+           r->close_viable, json_bool(r->close_cmd_timed_out), rms, r->restart_accept_ms,
+           r->restart_status_ms);
+    printf("\"ran\":{\"baseline_a\":%s,\"baseline_b\":%s,\"ingest\":%s,\"latency\":%s,"
+           "\"restart\":%s,\"round_close\":%s}}\n",
            json_bool(r->ran_a), json_bool(r->ran_b), json_bool(r->ran_ingest),
-           json_bool(r->ran_latency));
+           json_bool(r->ran_latency), json_bool(r->ran_restart && !r->restart_timed_out),
+           json_bool(closed));
 }
 
 /* ---- phases ---- */
@@ -329,7 +391,7 @@ static int run_ingest(const tp_bench_opts_t *o, tp_bench_client_t *c, tp_bench_d
 {
     long before = count_rows(o);
     r->rss_before = tp_bench_daemon_rss(d);
-    if (before < 0 || tp_bench_ingest(c, d, &r->ingest) < 0)
+    if (before < 0 || tp_bench_ingest(c, d, 'i', o->requests, &r->ingest) < 0)
         return -1;
     r->rss_after = tp_bench_daemon_rss(d);
     long after = count_rows(o);
@@ -337,6 +399,21 @@ static int run_ingest(const tp_bench_opts_t *o, tp_bench_client_t *c, tp_bench_d
     r->ran_ingest = after >= 0;
     print_ingest(o, r);
     return r->ran_ingest ? 0 : -1;
+}
+
+/* Last, since they replace the data: the round-close data set through the intake of a fresh
+ * daemon, restart with it stored, then the close of its round. */
+static int run_rounds_phases(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
+{
+    tp_bench_daemon_stop(d);
+    checkpoint(o);
+    if (tp_bench_close_load(o, d, r) < 0)
+        return -1;
+    checkpoint(o);
+    if (tp_bench_restart(o, d, r) < 0)
+        return -1;
+    checkpoint(o);
+    return tp_bench_round_close(o, d, r);
 }
 
 static int run_daemon_phases(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
@@ -355,16 +432,17 @@ static int run_daemon_phases(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_
         print_latency(o, r);
     }
     tp_bench_client_destroy(&c);
-    return rc;
+    return rc == 0 ? run_rounds_phases(o, d, r) : rc;
 }
 
 static int run(const tp_bench_opts_t *o, tp_bench_results_t *r)
 {
     tp_bench_daemon_t d;
     printf("tenderpool-bench: %ld requests, batch %ld, %ld members, window %ld, %ld workers, "
-           "latency %ld/s for %ld s; %ld cores; refs tagged %s\n",
+           "latency %ld/s for %ld s; close %ld requests in %ld lots; %ld cores; refs tagged %s\n",
            o->requests, o->batch, o->members, o->window, o->workers, o->latency_rate,
-           o->latency_seconds, sysconf(_SC_NPROCESSORS_ONLN), o->tag);
+           o->latency_seconds, o->close_requests, o->close_lots, sysconf(_SC_NPROCESSORS_ONLN),
+           o->tag);
     fflush(stdout);
     if (tp_bench_daemon_prepare(&d, o) < 0 || tp_bench_daemon_migrate(&d, o) < 0)
         return -1;
@@ -395,7 +473,8 @@ int main(int argc, char **argv)
     if (check_setup(&o) < 0)
         return 1;
     /* backstop: the daemon dies with the bench (PR_SET_PDEATHSIG) */
-    alarm((unsigned)(900 + o.requests / 1000 + o.latency_seconds + o.b_seconds));
+    alarm((unsigned)(900 + o.requests / 1000 + o.latency_seconds + o.b_seconds +
+                     o.close_requests / 2000));
     memset(&r, 0, sizeof(r));
     int rc = run(&o, &r);
     print_table(&o, &r);

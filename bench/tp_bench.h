@@ -29,6 +29,8 @@ typedef struct tp_bench_opts {
     long latency_rate;    /* single-request messages per second, offered open-loop */
     long latency_seconds; /* latency phase duration */
     long b_seconds;       /* baseline B duration */
+    long close_requests;  /* round close / restart: open requests in the round */
+    long close_lots;      /* round close: consolidation keys (lots) they fall into */
     bool quick;
     char bin_dir[PATH_MAX];         /* tenderpoold, tenderpool-worker, tenderpool */
     char tag[24];                   /* unique per run: prefixes every request_ref */
@@ -64,6 +66,22 @@ typedef struct tp_bench_results {
     tp_bench_load_t latency;
     long rss_before, rss_after; /* bytes, supervisor + workers */
     bool ran_a, ran_b, ran_ingest, ran_latency;
+    /* round-close data set, loaded through the intake */
+    tp_bench_load_t close_load;
+    long close_rows; /* revisions in the round before the close */
+    /* restart with the round-close data set stored */
+    double restart_accept_ms; /* exec to the intake port accepting a TCP connection */
+    double restart_ms;        /* exec to intake accepting and a Batch round trip acked */
+    double restart_status_ms; /* exec to a StatusQuery answered on every member */
+    int restart_batch_status;
+    bool ran_restart, restart_timed_out;
+    /* round close */
+    char close_round[TP_ROUND_ID_MAX];
+    char close_reply[512];
+    double close_ms;      /* command sent to reply (or to the round seen closed) */
+    long close_daemon_ms; /* the daemon's own "committed T ms after the cutoff", -1 unknown */
+    long close_lots_written, close_viable;
+    bool ran_close, close_timed_out, close_cmd_timed_out;
 } tp_bench_results_t;
 
 /* A generated purchase request: deterministic from (phase, member, seq), unique refs per run. */
@@ -143,11 +161,28 @@ void tp_bench_daemon_cleanup(const tp_bench_daemon_t *d, bool ok);
 typedef struct tp_bench_client tp_bench_client_t;
 tp_bench_client_t *tp_bench_client_new(const tp_bench_opts_t *o, const char *endpoint);
 void tp_bench_client_destroy(tp_bench_client_t **pc);
+/* Restart readiness, in ms since t0 (-1: not answered before the deadline). */
+typedef struct tp_bench_probe {
+    double batch_ms;  /* a one-request Batch (an already stored request) acked */
+    int batch_status; /* its ack status (DUPLICATE = 2 when the worker knows the stored set) */
+    double status_ms; /* a StatusQuery answered on every member */
+} tp_bench_probe_t;
+int tp_bench_client_restart_probe(tp_bench_client_t *c, tp_bench_daemon_t *d, int64_t t0,
+                                  int64_t end, tp_bench_probe_t *out)
+    __attribute__((warn_unused_result));
 int tp_bench_client_wait_ready(tp_bench_client_t *c, tp_bench_daemon_t *d, int timeout_s)
     __attribute__((warn_unused_result));
-int tp_bench_ingest(tp_bench_client_t *c, tp_bench_daemon_t *d, tp_bench_load_t *out)
-    __attribute__((warn_unused_result));
+int tp_bench_ingest(tp_bench_client_t *c, tp_bench_daemon_t *d, char phase, long n,
+                    tp_bench_load_t *out) __attribute__((warn_unused_result));
 int tp_bench_latency(tp_bench_client_t *c, tp_bench_daemon_t *d, tp_bench_load_t *out)
+    __attribute__((warn_unused_result));
+
+/* ---- rounds.c: round close and restart with the round-close data set ---- */
+int tp_bench_close_load(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
+    __attribute__((warn_unused_result));
+int tp_bench_restart(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
+    __attribute__((warn_unused_result));
+int tp_bench_round_close(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
     __attribute__((warn_unused_result));
 
 #endif

@@ -15,8 +15,10 @@
 #include "tp_supervisor.h"
 
 #define TP_READ_BURST 512
-#define TP_DRAIN_MS 25000     /* finish in-flight work within the unit's stop timeout */
-#define TP_HEARTBEAT_MS 30000 /* a ready worker silent this long is hung: killed, restarted */
+#define TP_DRAIN_MS 25000 /* finish in-flight work within the unit's stop timeout */
+#define TP_HEARTBEAT_MS                                                                            \
+    90000 /* a ready worker silent this long is hung: killed, restarted                            \
+            (a state reload after a close blocks ~10 s per million requests) */
 
 static int mkdir_p(const char *path)
 {

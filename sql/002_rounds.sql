@@ -62,8 +62,11 @@ CREATE INDEX IF NOT EXISTS lot_round ON tenderpool.lot (round_id);
 -- later, still open round is ignored, so the close matches a recomputation as of that round).
 -- p_homes: NULL = every request; else only requests whose current revision is in one of these
 -- rounds (close_round passes the rounds whose carried requests can still reach it).
+-- p_member: NULL = every member; else only that member's requests (StatusQuery: the index on
+-- (member_id, request_ref, revision) keeps it proportional to that member's requests).
 -- Cancelled requests (op 3) yield one step with carries 0 and no walk.
-CREATE OR REPLACE FUNCTION tenderpool.request_walk(p_as_of text, p_homes text[])
+CREATE OR REPLACE FUNCTION tenderpool.request_walk(p_as_of text, p_homes text[],
+                                                   p_member text DEFAULT NULL)
 RETURNS TABLE (member_id text, request_ref text, revision integer, op smallint,
                round_id text, carries integer, home_round_id text,
                cpv text, item_key text, dimension text, base_unit text, delivery_zone text,
@@ -77,6 +80,7 @@ WITH RECURSIVE cur AS (
     FROM tenderpool.revision r
     LEFT JOIN tenderpool.unit u ON u.code = r.unit
     WHERE (p_homes IS NULL OR r.round_id = ANY (p_homes))
+      AND (p_member IS NULL OR r.member_id = p_member)
       AND (p_as_of IS NULL OR r.round_id = p_as_of
            OR EXISTS (SELECT 1 FROM tenderpool.round x
                       WHERE x.round_id = r.round_id AND x.status = 'closed'))
@@ -121,7 +125,13 @@ $$;
 --   unpooled      in a closed round whose lot is below_threshold, carry limit reached; also a
 --                 request in a closed round that has no lot of its key (a revision committed
 --                 into a round after its close: the close barrier should make this impossible)
-CREATE OR REPLACE VIEW tenderpool.request_position AS
+CREATE OR REPLACE FUNCTION tenderpool.request_position_of(p_member text)
+RETURNS TABLE (member_id text, request_ref text, revision integer, state text, round_id text,
+               lot_id text, carries integer, home_round_id text, cpv text, item_key text,
+               dimension text, base_unit text, delivery_zone text, currency text,
+               quantity numeric, unit text, base_quantity numeric, need_by date,
+               max_unit_price numeric, accepted_at timestamptz)
+LANGUAGE sql STABLE AS $$
 SELECT w.member_id, w.request_ref, w.revision,
        CASE
            WHEN w.op = 3 THEN 'cancelled'
@@ -137,10 +147,15 @@ SELECT w.member_id, w.request_ref, w.revision,
        w.cpv, w.item_key, w.dimension, w.base_unit, w.delivery_zone, w.currency,
        w.quantity, w.unit, w.base_quantity, w.need_by, w.max_unit_price, w.accepted_at
 FROM (SELECT DISTINCT ON (member_id, request_ref) *
-      FROM tenderpool.request_walk(NULL, NULL)
+      FROM tenderpool.request_walk(NULL, NULL, p_member)
       ORDER BY member_id, request_ref, carries DESC) w
 LEFT JOIN tenderpool.round rd ON rd.round_id = w.round_id
 LEFT JOIN tenderpool.lot l ON l.lot_id = w.round_id || '-' || w.key_hash;
+$$;
+
+-- Every member's requests (p_member NULL): what tenderpool.requests shows.
+CREATE OR REPLACE VIEW tenderpool.request_position AS
+SELECT * FROM tenderpool.request_position_of(NULL);
 
 -- Public interface (SPEC section 5): same columns, names, types and order as 001.
 CREATE OR REPLACE VIEW tenderpool.requests AS

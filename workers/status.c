@@ -15,7 +15,7 @@
 #define TP_STATUS_SELECT                                                                           \
     "SELECT q.request_ref, q.revision, q.state, q.round_id, coalesce(q.lot_id, ''), "              \
     "coalesce(l.member_count, 0), coalesce(trim_scale(l.total_quantity)::text, ''), "              \
-    "coalesce(l.base_unit, '') FROM tenderpool.requests q "                                        \
+    "coalesce(l.base_unit, '') FROM tenderpool.request_position_of($1) q "                         \
     "LEFT JOIN tenderpool.lot l ON l.lot_id = q.lot_id AND l.member_count >= 3 "
 
 typedef struct tp_state_name {
