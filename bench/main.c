@@ -286,6 +286,8 @@ static void print_rounds_rows(const tp_bench_opts_t *o, const tp_bench_results_t
            r->ran_close && r->close_lots_written != o->close_lots ? " (lot count MISMATCH)" : "");
     if (!r->ran_restart)
         snprintf(fr, sizeof(fr), "-");
+    else if (r->restart_status_ms < 0)
+        snprintf(fr, sizeof(fr), "%.2f s (StatusQuery > 60 s)", r->restart_ms / 1e3);
     else
         snprintf(fr, sizeof(fr), "%.2f s (StatusQuery %.2f s)", r->restart_ms / 1e3,
                  r->restart_status_ms / 1e3);

@@ -14,10 +14,11 @@
 #include "tp_bench.h"
 
 #define LOAD_READY_TIMEOUT_S 60
-#define RESTART_TIMEOUT_S 120 /* exec to READY; the target is 5 s */
-#define CLOSE_DB_WAIT_S 120   /* after the command gave up: wait for the round to be closed */
-#define POLL_US 5000          /* restart: TCP connect attempts */
-#define CLOSE_POLL_US 50000   /* close: database polls after the command gave up */
+#define RESTART_TIMEOUT_S 120       /* exec to READY; the target is 5 s */
+#define RESTART_STATUS_TIMEOUT_S 60 /* StatusQuery answers, reported only */
+#define CLOSE_DB_WAIT_S 120         /* after the command gave up: wait for the round to be closed */
+#define POLL_US 5000                /* restart: TCP connect attempts */
+#define CLOSE_POLL_US 50000         /* close: database polls after the command gave up */
 #define SQL_ONE_MAX 128
 
 /* First column of the first row of a one-parameter query, as text; -1 on error or no row. */
@@ -131,17 +132,23 @@ int tp_bench_restart(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_re
     r->restart_accept_ms = (double)(tp_bench_now_ns() - t0) / 1e6;
     tp_bench_client_t *cl = tp_bench_client_new(o, d->endpoint);
     tp_bench_probe_t p;
-    int rc = tp_bench_client_restart_probe(cl, d, t0, end, &p);
+    int rc = tp_bench_client_restart_probe(cl, d, t0, end,
+                                           t0 + RESTART_STATUS_TIMEOUT_S * 1000000000LL, &p);
     tp_bench_client_destroy(&cl);
     r->restart_ms = p.batch_ms;
     r->restart_status_ms = p.status_ms;
     r->restart_batch_status = p.batch_status;
+    char sq[64];
+    if (p.status_ms >= 0)
+        snprintf(sq, sizeof(sq), "%.0f ms", p.status_ms);
+    else
+        snprintf(sq, sizeof(sq), "not within %d s of exec (gave up waiting)",
+                 RESTART_STATUS_TIMEOUT_S);
     printf("restart     %ld open requests stored: SIGTERM stop took %.2f s; from exec: intake "
            "accepting %.0f ms, one-request Batch acked %.0f ms (status %d%s), StatusQuery "
-           "answered on all %ld members %.0f ms\n",
+           "answered on all %ld members %s\n",
            r->close_rows, stop_s, r->restart_accept_ms, p.batch_ms, p.batch_status,
-           p.batch_status == 2 ? " DUPLICATE: the stored set is loaded" : "", o->members,
-           p.status_ms);
+           p.batch_status == 2 ? " DUPLICATE: the stored set is loaded" : "", o->members, sq);
     fflush(stdout);
     if (rc < 0) {
         r->restart_timed_out = tp_bench_daemon_alive(d);

@@ -161,14 +161,15 @@ void tp_bench_daemon_cleanup(const tp_bench_daemon_t *d, bool ok);
 typedef struct tp_bench_client tp_bench_client_t;
 tp_bench_client_t *tp_bench_client_new(const tp_bench_opts_t *o, const char *endpoint);
 void tp_bench_client_destroy(tp_bench_client_t **pc);
-/* Restart readiness, in ms since t0 (-1: not answered before the deadline). */
+/* Restart readiness, in ms since t0 (-1: not answered before the deadline). The Batch must be
+ * acked before end; once it is, the StatusQuery answers are awaited until status_end. */
 typedef struct tp_bench_probe {
     double batch_ms;  /* a one-request Batch (an already stored request) acked */
     int batch_status; /* its ack status (DUPLICATE = 2 when the worker knows the stored set) */
     double status_ms; /* a StatusQuery answered on every member */
 } tp_bench_probe_t;
 int tp_bench_client_restart_probe(tp_bench_client_t *c, tp_bench_daemon_t *d, int64_t t0,
-                                  int64_t end, tp_bench_probe_t *out)
+                                  int64_t end, int64_t status_end, tp_bench_probe_t *out)
     __attribute__((warn_unused_result));
 int tp_bench_client_wait_ready(tp_bench_client_t *c, tp_bench_daemon_t *d, int timeout_s)
     __attribute__((warn_unused_result));

@@ -36,3 +36,40 @@ int tp_cli_load_config(int argc, char **argv, tp_config_t *cfg)
     }
     return 0;
 }
+
+static int match_opt(const tp_cli_opt_t *o, int argc, char **argv, int *i)
+{
+    size_t n = strlen(o->name);
+    const char *a = argv[*i];
+    if (strcmp(a, o->name) == 0 && *i + 1 < argc) {
+        *o->value = argv[++*i];
+        return 1;
+    }
+    if (strncmp(a, o->name, n) == 0 && a[n] == '=') {
+        *o->value = a + n + 1;
+        return 1;
+    }
+    return 0;
+}
+
+int tp_cli_parse_opts(const char *cmd, int argc, char **argv, const tp_cli_opt_t *opts,
+                      size_t nopts)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0)
+            continue;
+        size_t k = 0;
+        while (k < nopts && !match_opt(&opts[k], argc, argv, &i))
+            k++;
+        if (k == nopts) {
+            fprintf(stderr, "tenderpool %s: unexpected argument '%s'\n", cmd, a);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -42,22 +42,8 @@ static void migrate_usage(void)
 /* Validates the options (the config is read by tp_cli_load_config). 0, or -1 on a usage error. */
 static int migrate_parse_args(int argc, char **argv, const char **sql_dir)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
-            i++;
-        } else if (strncmp(a, "--config=", 9) == 0) {
-            continue;
-        } else if (strcmp(a, "--sql-dir") == 0 && i + 1 < argc) {
-            *sql_dir = argv[++i];
-        } else if (strncmp(a, "--sql-dir=", 10) == 0) {
-            *sql_dir = a + 10;
-        } else {
-            fprintf(stderr, "tenderpool migrate: unexpected argument '%s'\n", a);
-            return -1;
-        }
-    }
-    return 0;
+    const tp_cli_opt_t opts[] = {{"--sql-dir", sql_dir}};
+    return tp_cli_parse_opts("migrate", argc, argv, opts, 1);
 }
 
 static bool is_dir(const char *path)

@@ -16,4 +16,15 @@ int tp_cmd_rounds(int argc, char **argv);
  * message on error). Returns 0 when -c was given, -1 when it was absent. */
 int tp_cli_load_config(int argc, char **argv, tp_config_t *cfg);
 
+/* A "--name VALUE" (or "--name=VALUE") option a subcommand takes. */
+typedef struct tp_cli_opt {
+    const char *name;   /* "--round" */
+    const char **value; /* receives the value */
+} tp_cli_opt_t;
+
+/* Parse argv[1..] against opts, skipping "-c FILE"/"--config FILE" (tp_cli_load_config reads
+ * it); anything else is an error printed as "tenderpool CMD: unexpected argument". 0 or -1. */
+int tp_cli_parse_opts(const char *cmd, int argc, char **argv, const tp_cli_opt_t *opts,
+                      size_t nopts);
+
 #endif

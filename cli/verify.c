@@ -170,21 +170,9 @@ static void verify_usage(void)
 
 static int verify_parse_args(int argc, char **argv, const char **round)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
-            i++;
-        } else if (strncmp(a, "--config=", 9) == 0) {
-            continue;
-        } else if (strcmp(a, "--round") == 0 && i + 1 < argc) {
-            *round = argv[++i];
-        } else if (strncmp(a, "--round=", 8) == 0) {
-            *round = a + 8;
-        } else {
-            fprintf(stderr, "tenderpool verify: unexpected argument '%s'\n", a);
-            return -1;
-        }
-    }
+    const tp_cli_opt_t opts[] = {{"--round", round}};
+    if (tp_cli_parse_opts("verify", argc, argv, opts, 1) < 0)
+        return -1;
     if (*round == NULL || **round == '\0') {
         fprintf(stderr, "tenderpool verify: --round ROUND is required\n");
         return -1;
