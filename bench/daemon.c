@@ -242,6 +242,9 @@ void tp_bench_daemon_cleanup(const tp_bench_daemon_t *d, bool ok)
         fprintf(stderr, "tenderpool-bench: daemon config and log kept in %s\n", d->dir);
         return;
     }
+    char sock[96];
+    snprintf(sock, sizeof(sock), "%s/control", d->dir); /* [control] ipc socket file */
+    unlink(sock);
     unlink(d->conf);
     unlink(d->log);
     rmdir(d->dir);

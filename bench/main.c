@@ -269,8 +269,8 @@ static const char *verdict(bool ran, bool pass)
 static void print_rounds_rows(const tp_bench_opts_t *o, const tp_bench_results_t *r)
 {
     char lc[48], lr[48], fc[64], fr[64];
-    snprintf(lc, sizeof(lc), "round close, %ld open / %ld lots", o->close_requests, o->close_lots);
-    snprintf(lr, sizeof(lr), "restart with %ld open requests", o->close_requests);
+    snprintf(lc, sizeof(lc), "round close, %ld open, %ld lots", o->close_requests, o->close_lots);
+    snprintf(lr, sizeof(lr), "restart, %ld open requests", o->close_requests);
     bool cpass = r->ran_close && !r->close_cmd_timed_out && !r->close_timed_out &&
                  r->close_lots_written == o->close_lots && r->close_ms <= TARGET_CLOSE_MS;
     if (!r->ran_close)
@@ -281,7 +281,7 @@ static void print_rounds_rows(const tp_bench_opts_t *o, const tp_bench_results_t
         snprintf(fc, sizeof(fc), "%.0f ms (seen in DB)", r->close_ms);
     else
         snprintf(fc, sizeof(fc), "%.0f ms (daemon: %ld ms)", r->close_ms, r->close_daemon_ms);
-    printf("  %-34s %-30s %-12s %s%s\n", lc, fc, "<= 300 ms",
+    printf("  %-34.34s %-30s %-12s %s%s\n", lc, fc, "<= 300 ms",
            r->close_timed_out ? "SHORT (timed out after 120 s)" : verdict(r->ran_close, cpass),
            r->ran_close && r->close_lots_written != o->close_lots ? " (lot count MISMATCH)" : "");
     if (!r->ran_restart)
