@@ -125,7 +125,10 @@ $$;
 --   unpooled      in a closed round whose lot is below_threshold, carry limit reached; also a
 --                 request in a closed round that has no lot of its key (a revision committed
 --                 into a round after its close: the close barrier should make this impossible)
-CREATE OR REPLACE FUNCTION tenderpool.request_position_of(p_member text)
+-- p_homes: as in request_walk (NULL: every request); the workers' state load passes the closed
+-- rounds, since a request whose current revision is in an open round has not moved.
+CREATE OR REPLACE FUNCTION tenderpool.request_position_of(p_member text,
+                                                          p_homes text[] DEFAULT NULL)
 RETURNS TABLE (member_id text, request_ref text, revision integer, state text, round_id text,
                lot_id text, carries integer, home_round_id text, cpv text, item_key text,
                dimension text, base_unit text, delivery_zone text, currency text,
@@ -147,7 +150,7 @@ SELECT w.member_id, w.request_ref, w.revision,
        w.cpv, w.item_key, w.dimension, w.base_unit, w.delivery_zone, w.currency,
        w.quantity, w.unit, w.base_quantity, w.need_by, w.max_unit_price, w.accepted_at
 FROM (SELECT DISTINCT ON (member_id, request_ref) *
-      FROM tenderpool.request_walk(NULL, NULL, p_member)
+      FROM tenderpool.request_walk(NULL, p_homes, p_member)
       ORDER BY member_id, request_ref, carries DESC) w
 LEFT JOIN tenderpool.round rd ON rd.round_id = w.round_id
 LEFT JOIN tenderpool.lot l ON l.lot_id = w.round_id || '-' || w.key_hash;

@@ -188,16 +188,25 @@ static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nw
     return 0;
 }
 
+/* The latest revision of every request; where it stands is walked only for requests whose
+ * revision is in a closed round (the others are where their revision put them). */
+static const char tp_load_sql[] =
+    "COPY (WITH cur AS (SELECT DISTINCT ON (member_id, request_ref) member_id, request_ref, "
+    "revision, op, server_seq, content_hash, round_id FROM tenderpool.revision "
+    "ORDER BY member_id, request_ref, revision DESC), "
+    "moved AS (SELECT member_id, request_ref, round_id, state FROM "
+    "tenderpool.request_position_of(NULL, coalesce((SELECT array_agg(round_id) FROM "
+    "tenderpool.round WHERE status = 'closed'), '{}'))) "
+    "SELECT c.member_id, c.request_ref, c.revision, c.op, c.server_seq, c.content_hash, "
+    "coalesce(m.round_id, c.round_id), coalesce(m.state, CASE WHEN c.op = 3 THEN 'cancelled' "
+    "ELSE 'open' END) FROM cur c LEFT JOIN moved m USING (member_id, request_ref)) TO STDOUT";
+
 int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint32_t nworkers,
                         char *err, size_t errlen)
 {
     /* Identifiers are [A-Za-z0-9._:/-]: COPY text needs no unescaping. The round and state
      * are where the request stands now (closes carry requests on), as the public view says. */
-    PGresult *r = PQexec(st->qconn,
-                         "COPY (SELECT q.member_id, q.request_ref, q.revision, v.op, v.server_seq, "
-                         "v.content_hash, q.round_id, q.state FROM tenderpool.requests q "
-                         "JOIN tenderpool.revision v USING (member_id, request_ref, revision))"
-                         " TO STDOUT");
+    PGresult *r = PQexec(st->qconn, tp_load_sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         tp_pg_error(r, st->qconn, "load request state", err, errlen);
         PQclear(r);
