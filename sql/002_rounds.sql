@@ -193,7 +193,11 @@ CREATE OR REPLACE FUNCTION tenderpool.close_round(p_round text, p_next text,
                                                   p_next_opens timestamptz,
                                                   p_next_closes timestamptz,
                                                   p_min_members integer, p_max_carry integer)
-RETURNS integer LANGUAGE plpgsql AS $$
+RETURNS integer LANGUAGE plpgsql
+-- a close sorts every open request once: in memory, and without JIT compilation (measured at
+-- 1 M requests: three 100 MB sorts spilled to disk at the default work_mem; JIT cost 0.8 s)
+SET work_mem = '256MB' SET jit = off
+AS $$
 DECLARE
     v_round tenderpool.round;
     v_older tenderpool.round;
