@@ -18,22 +18,7 @@
 #define N_ITEMS 20000
 #define BATCH 100
 
-static tp_test_daemon_t daemon_;
-static void *zctx;
-static void *sock;
-static PGconn *db;
-
-static void start(void)
-{
-    tp_test_session_start(&daemon_, &zctx, &sock, &db);
-}
-
-static void stop(void)
-{
-    tp_test_session_stop(&daemon_, &zctx, &sock, &db);
-}
-
-TestSuite(faults, .init = start, .fini = stop, .timeout = 240);
+TP_TEST_SESSION_SUITE(faults, 240);
 
 static int64_t now_ms(void)
 {

@@ -14,22 +14,7 @@
 #include "tp_testclient.h"
 #include "tp_testenv.h"
 
-static tp_test_daemon_t daemon_;
-static void *zctx;
-static void *sock;
-static PGconn *db;
-
-static void start(void)
-{
-    tp_test_session_start(&daemon_, &zctx, &sock, &db);
-}
-
-static void stop(void)
-{
-    tp_test_session_stop(&daemon_, &zctx, &sock, &db);
-}
-
-TestSuite(intake, .init = start, .fini = stop, .timeout = 120);
+TP_TEST_SESSION_SUITE(intake, 120);
 
 static long count_rows(const char *member)
 {

@@ -12,22 +12,7 @@
 #include "tp_testclient.h"
 #include "tp_testenv.h"
 
-static tp_test_daemon_t daemon_;
-static void *zctx;
-static void *sock;
-static PGconn *db;
-
-static void start(void)
-{
-    tp_test_session_start(&daemon_, &zctx, &sock, &db);
-}
-
-static void stop(void)
-{
-    tp_test_session_stop(&daemon_, &zctx, &sock, &db);
-}
-
-TestSuite(rounds, .init = start, .fini = stop, .timeout = 120);
+TP_TEST_SESSION_SUITE(rounds, 120);
 
 static tp_test_item_t line(const char *member, const char *ref, const char *cpv, const char *item,
                            const char *qty, const char *unit)

@@ -51,6 +51,23 @@ void tp_test_write_config(tp_test_daemon_t *d, int workers, const char *period, 
 void tp_test_session_start(tp_test_daemon_t *d, void **zctx, void **sock, PGconn **db);
 void tp_test_session_stop(tp_test_daemon_t *d, void **zctx, void **sock, PGconn **db);
 
+/* Declares a suite's session (daemon_, zctx, sock, db) and the Criterion TestSuite NAME whose
+ * init/fini start and stop it. */
+#define TP_TEST_SESSION_SUITE(NAME, TIMEOUT)                                                       \
+    static tp_test_daemon_t daemon_;                                                               \
+    static void *zctx;                                                                             \
+    static void *sock;                                                                             \
+    static PGconn *db;                                                                             \
+    static void NAME##_start(void)                                                                 \
+    {                                                                                              \
+        tp_test_session_start(&daemon_, &zctx, &sock, &db);                                        \
+    }                                                                                              \
+    static void NAME##_stop(void)                                                                  \
+    {                                                                                              \
+        tp_test_session_stop(&daemon_, &zctx, &sock, &db);                                         \
+    }                                                                                              \
+    TestSuite(NAME, .init = NAME##_start, .fini = NAME##_stop, .timeout = TIMEOUT)
+
 /* Run a shell command; returns its exit code; output captured into out (may be NULL). */
 int tp_test_run(char *out, size_t outlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
