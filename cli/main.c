@@ -12,14 +12,14 @@ typedef struct tp_cli_cmd {
 } tp_cli_cmd_t;
 
 static const tp_cli_cmd_t tp_cli_cmds[] = {
-    {"migrate", tp_cmd_migrate, "migrate -c FILE            apply sql/ migrations (idempotent)"},
-    {"cpv", tp_cmd_cpv, "cpv import -c FILE CSV      load the CPV 2008 code list"},
+    {"migrate", tp_cmd_migrate, "migrate -c FILE                  apply sql/ migrations (idempotent)"},
+    {"cpv", tp_cmd_cpv, "cpv import -c FILE CSV           load the CPV 2008 code list"},
     {"rounds", tp_cmd_rounds,
-     "rounds close-current -c FILE      close the open round now (coordinator's cutoff)"},
+     "rounds close-current -c FILE     close the open round now (coordinator's cutoff)"},
     {"publish", tp_cmd_publish,
-     "publish -c FILE --member M FEED   send a CSV or JSON-lines feed of requests"},
+     "publish -c FILE --member M FEED  send a CSV or JSON-lines feed of requests"},
     {"verify", tp_cmd_verify,
-     "verify --round R -c FILE          recompute a closed round's lots and report differences"},
+     "verify --round R -c FILE         recompute a closed round's lots and report differences"},
 };
 
 static void usage(FILE *out)

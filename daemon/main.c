@@ -18,7 +18,7 @@ static void usage(FILE *out)
             "\n"
             "Pools member purchase requests received over ZeroMQ into purchasing rounds.\n"
             "\n"
-            "  -c, --config FILE   configuration file (INI; see tenderpoold.conf(5))\n"
+            "  -c, --config FILE   configuration file (INI; keys and defaults: SPEC section 6)\n"
             "      --check-config  validate the configuration and exit (0 when valid)\n"
             "  -h, --help          show this help\n"
             "  -V, --version       show the version\n"

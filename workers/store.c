@@ -134,6 +134,17 @@ int tp_store_ensure_round(tp_store_t *st, const tp_round_span_t *rs)
                       3, params);
 }
 
+int tp_store_cpv_count(tp_store_t *st, long *count)
+{
+    PGresult *r = tp_pg_query(st->qconn, "count CPV codes", st->last_error, sizeof(st->last_error),
+                              "SELECT count(*) FROM tenderpool.cpv_code", 0, NULL);
+    if (r == NULL)
+        return -1;
+    *count = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errlen)
 {
     PGresult *r = tp_pg_query(st->qconn, "load CPV codes", err, errlen,

@@ -66,6 +66,9 @@ int tp_store_ensure_round(tp_store_t *st, const tp_round_span_t *r)
     __attribute__((warn_unused_result));
 
 /* Load the imported CPV codes into set (sealed). */
+/* Number of imported CPV codes (an import only adds or relabels codes). */
+int tp_store_cpv_count(tp_store_t *st, long *count) __attribute__((warn_unused_result));
+
 int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

@@ -85,6 +85,7 @@ typedef struct tp_worker {
     char listed_round[TP_ROUND_ID_MAX]; /* worker 0: last round it listed on its own */
     int64_t next_heartbeat_ms;
     int64_t next_complaint_ms;
+    int64_t next_cpv_check_ms;
     int64_t commit_started_ms;
     uint64_t n_accepted, n_commits;
     /* round close (close.c) */

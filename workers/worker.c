@@ -17,6 +17,7 @@
 
 #define TP_MAX_GROUP_ITEMS 20000 /* stop reading while a group this large waits */
 #define TP_READ_BURST 256
+#define TP_CPV_CHECK_MS 5000        /* how often a worker looks for a new CPV import */
 #define TP_COMMIT_DEADLINE_MS 60000 /* a commit this slow means a dead server or network */
 
 static int64_t clock_ms(clockid_t id)
@@ -98,6 +99,20 @@ int tp_worker_reload_state(tp_worker_t *w)
     return 0;
 }
 
+static int load_cpv(tp_worker_t *w)
+{
+    char err[512];
+    tp_cpv_set_t *set = tp_cpv_set_new();
+    if (tp_store_load_cpv(&w->store, set, err, sizeof(err)) < 0) {
+        db_complain(w, err);
+        tp_cpv_set_destroy(&set);
+        return -1;
+    }
+    tp_cpv_set_destroy(&w->cpv);
+    w->cpv = set;
+    return 0;
+}
+
 static int db_connect(tp_worker_t *w)
 {
     char err[512], app[64];
@@ -112,10 +127,7 @@ static int db_connect(tp_worker_t *w)
         tp_store_disconnect(&w->store);
         return -1;
     }
-    tp_cpv_set_destroy(&w->cpv);
-    w->cpv = tp_cpv_set_new();
-    if (tp_store_load_cpv(&w->store, w->cpv, err, sizeof(err)) < 0) {
-        db_complain(w, err);
+    if (load_cpv(w) < 0) {
         tp_store_disconnect(&w->store);
         return -1;
     }
@@ -124,6 +136,19 @@ static int db_connect(tp_worker_t *w)
                 "is checked");
     tp_info("database connected; %zu CPV codes", tp_cpv_set_count(w->cpv));
     return 0;
+}
+
+/* An import on a running daemon is picked up within TP_CPV_CHECK_MS. */
+static void refresh_cpv(tp_worker_t *w)
+{
+    long n;
+    if (!tp_store_up(&w->store) || tp_mono_ms() < w->next_cpv_check_ms)
+        return;
+    w->next_cpv_check_ms = tp_mono_ms() + TP_CPV_CHECK_MS;
+    if (tp_store_cpv_count(&w->store, &n) < 0 || (size_t)n == tp_cpv_set_count(w->cpv))
+        return;
+    if (load_cpv(w) == 0)
+        tp_notice("CPV list reloaded: %zu codes", tp_cpv_set_count(w->cpv));
 }
 
 void tp_worker_db_down(tp_worker_t *w)
@@ -344,6 +369,7 @@ int tp_worker_run(tp_worker_t *w)
         }
         if (tp_mono_ms() >= w->next_heartbeat_ms) {
             open_round_row(w);
+            refresh_cpv(w);
             tp_worker_close_tick(w);
             tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, NULL, 0);
             w->next_heartbeat_ms = tp_mono_ms() + 1000;

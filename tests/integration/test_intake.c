@@ -385,3 +385,26 @@ Test(intake, open_round_is_listed_without_traffic, .timeout = 60)
               id ? id : "(none)");
     free(id);
 }
+
+Test(intake, cpv_import_on_a_running_daemon_is_picked_up, .timeout = 60)
+{
+    char code[64];
+    tp_test_item_t it = tp_test_item_default("acme", "live-0");
+    it.cpv = "99999999";
+    cr_assert_eq(send_one(&it, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED,
+                 "no list imported: the format alone is checked");
+    tp_test_pg_exec(db, "INSERT INTO tenderpool.cpv_code VALUES ('18424300', 'Gloves')");
+    Tenderpool__V1__Status st = TENDERPOOL__V1__STATUS__STATUS_ACCEPTED;
+    char ref[32];
+    for (int i = 1; i <= 150 && st == TENDERPOOL__V1__STATUS__STATUS_ACCEPTED; i++) {
+        snprintf(ref, sizeof(ref), "live-%d", i);
+        it.request_ref = ref;
+        st = send_one(&it, code, sizeof(code));
+        if (st == TENDERPOOL__V1__STATUS__STATUS_ACCEPTED)
+            usleep(100000);
+    }
+    cr_expect_eq(st, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "the import is enforced within 15 s");
+    cr_expect_str_eq(code, "UNKNOWN_CPV");
+    tp_test_item_t ok = tp_test_item_default("acme", "live-ok");
+    cr_expect_eq(send_one(&ok, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+}
