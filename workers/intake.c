@@ -47,8 +47,9 @@ static void reply_send(tp_worker_t *w, tp_reply_t *r)
 }
 
 /* Decide one ack; sends the reply once every ack is decided. */
-static void reply_set(tp_worker_t *w, tp_reply_t *r, uint32_t slot, Tenderpool__V1__Status status,
-                      const char *code, const char *detail, const char *round_id, uint64_t seq)
+void tp_worker_reply_set(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
+                         Tenderpool__V1__Status status, const char *code, const char *detail,
+                         const char *round_id, uint64_t seq)
 {
     Tenderpool__V1__Ack *a = &r->acks[slot];
     a->status = status;
@@ -182,8 +183,8 @@ static void accept_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
             g->n--;
             tp_warn("member %s ref %s: no server_seq: %s", q->member_id, q->request_ref,
                     w->store.last_error);
-            reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "DB_UNAVAILABLE",
-                      "database unavailable", NULL, 0);
+            tp_worker_reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER,
+                                "DB_UNAVAILABLE", "database unavailable", NULL, 0);
             if (tp_store_broken(&w->store))
                 tp_worker_db_down(w);
         }
@@ -201,7 +202,8 @@ static void reject_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot, const tp_r
                              : "?";
     tp_info("member %s ref %s rejected %s: %s", member,
             r->acks[slot].request_ref[0] ? r->acks[slot].request_ref : "?", rej->code, rej->detail);
-    reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED, rej->code, rej->detail, NULL, 0);
+    tp_worker_reply_set(w, r, slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED, rej->code, rej->detail,
+                        NULL, 0);
 }
 
 static void echo_ref(Tenderpool__V1__Ack *a, const Tenderpool__V1__Envelope *env)
@@ -244,8 +246,8 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
         tp_err("supervisor sent an undecodable batch (token %llu)", (unsigned long long)hdr->token);
         uint32_t n = r->n; /* the last reply_set frees r */
         for (uint32_t i = 0; i < n; i++)
-            reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
-                      "undecodable message", NULL, 0);
+            tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
+                                "undecodable message", NULL, 0);
         if (n == 0)
             reply_send(w, r);
         return;
@@ -258,8 +260,8 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
     uint32_t n = r->n;
     for (uint32_t i = 0; i < n; i++) {
         if (idx[i] >= b->n_items) {
-            reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
-                      "item index out of range", NULL, 0);
+            tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
+                                "item index out of range", NULL, 0);
             continue;
         }
         const Tenderpool__V1__Envelope *env = b->items[idx[i]];
@@ -269,8 +271,8 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
         if (tp_validate_envelope(&vc, env, &q, &rej) < 0)
             reject_item(w, r, i, &rej, env);
         else if (!tp_store_up(&w->store))
-            reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "DB_UNAVAILABLE",
-                      "database unavailable; resend later", NULL, 0);
+            tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER,
+                                "DB_UNAVAILABLE", "database unavailable; resend later", NULL, 0);
         else
             accept_item(w, r, i, env, &q);
     }
@@ -281,7 +283,8 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
 
 /* ---- group commit ---- */
 
-static void encode_item(tp_copybuf_t *b, const tp_worker_t *w, const tp_item_t *it, int64_t now_us)
+void tp_worker_encode_item(tp_copybuf_t *b, const tp_worker_t *w, const tp_item_t *it,
+                           int64_t now_us)
 {
     const tp_request_t *q = &it->req;
     tp_copybuf_row(b, 19);
@@ -344,28 +347,31 @@ static void resolve_ok(tp_worker_t *w, tp_item_t *it)
     switch (it->outcome) {
     case TP_OUT_WRITE:
         w->n_accepted++;
-        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, NULL, NULL, rid,
-                  it->server_seq);
+        tp_worker_reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, NULL,
+                            NULL, rid, it->server_seq);
         break;
     case TP_OUT_DUPLICATE:
-        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE, NULL, NULL, rid,
-                  it->server_seq);
+        tp_worker_reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE, NULL,
+                            NULL, rid, it->server_seq);
         break;
     case TP_OUT_STALE:
-        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_STALE, NULL,
-                  "request_ref: the stored revision is equal or higher, or cancelled", NULL, 0);
+        tp_worker_reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_STALE, NULL,
+                            "request_ref: the stored revision is equal or higher, or cancelled",
+                            NULL, 0);
         break;
     case TP_OUT_UNKNOWN_REQUEST:
-        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
-                  "UNKNOWN_REQUEST", "request_ref: no stored request with this ref", NULL, 0);
+        tp_worker_reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
+                            "UNKNOWN_REQUEST", "request_ref: no stored request with this ref", NULL,
+                            0);
         break;
     case TP_OUT_ROUND_CLOSED:
-        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "ROUND_CLOSED",
-                  "request_ref: the request's round is closed", NULL, 0);
+        tp_worker_reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
+                            "ROUND_CLOSED", "request_ref: the request's round is closed", NULL, 0);
         break;
     case TP_OUT_HOLD:
-        reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "OVERLOADED",
-                  "request_ref: its round is closing; resend in a moment", NULL, 0);
+        tp_worker_reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER,
+                            "OVERLOADED", "request_ref: its round is closing; resend in a moment",
+                            NULL, 0);
         break;
     }
 }
@@ -401,7 +407,7 @@ void tp_worker_maybe_commit(tp_worker_t *w)
     tp_copybuf_reset(&g->buf);
     for (size_t i = 0; i < g->n; i++)
         if (g->items[i].outcome == TP_OUT_WRITE)
-            encode_item(&g->buf, w, &g->items[i], now_us);
+            tp_worker_encode_item(&g->buf, w, &g->items[i], now_us);
     tp_copybuf_finish(&g->buf);
     if (tp_store_commit_begin(&w->store, &g->buf) < 0) {
         tp_warn("cannot start a commit: %s", w->store.last_error);
@@ -413,7 +419,7 @@ void tp_worker_maybe_commit(tp_worker_t *w)
     w->building = !w->building;
 }
 
-static void undo_group(tp_worker_t *w, tp_group_t *g)
+void tp_worker_undo_group(tp_worker_t *w, tp_group_t *g)
 {
     for (size_t i = g->n; i-- > 0;) {
         tp_item_t *it = &g->items[i];
@@ -431,11 +437,11 @@ static void undo_group(tp_worker_t *w, tp_group_t *g)
     }
 }
 
-static void fail_group(tp_worker_t *w, tp_group_t *g, const char *code, const char *detail)
+void tp_worker_fail_group(tp_worker_t *w, tp_group_t *g, const char *code, const char *detail)
 {
     for (size_t i = 0; i < g->n; i++)
-        reply_set(w, g->items[i].reply, g->items[i].slot,
-                  TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, code, detail, NULL, 0);
+        tp_worker_reply_set(w, g->items[i].reply, g->items[i].slot,
+                            TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, code, detail, NULL, 0);
     group_reset(g);
 }
 
@@ -444,12 +450,12 @@ void tp_worker_fail_all(tp_worker_t *w, const char *code, const char *detail)
     tp_group_t *building = &w->groups[w->building];
     tp_group_t *running = &w->groups[!w->building];
     /* newest first: the building group was decided on top of the running one */
-    undo_group(w, building);
+    tp_worker_undo_group(w, building);
     if (w->committing)
-        undo_group(w, running);
-    fail_group(w, building, code, detail);
+        tp_worker_undo_group(w, running);
+    tp_worker_fail_group(w, building, code, detail);
     if (w->committing)
-        fail_group(w, running, code, detail);
+        tp_worker_fail_group(w, running, code, detail);
     w->committing = false;
 }
 
@@ -466,5 +472,9 @@ void tp_worker_commit_done(tp_worker_t *w, tp_commit_result_t res)
         return;
     }
     tp_warn("group commit of %zu rows failed: %s", running->writes, w->store.last_error);
+    if (tp_worker_isolatable(&w->store)) {
+        tp_worker_isolate(w); /* the content was refused: find the rows, keep the others */
+        return;
+    }
     tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
 }

@@ -294,6 +294,33 @@ int tp_store_close_round(tp_store_t *st, const tp_ipc_close_t *c, int min_member
     return 0;
 }
 
+int tp_store_copy_sync(tp_store_t *st, const tp_copybuf_t *buf)
+{
+    PGresult *r = PQexec(st->qconn, tp_copy_sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        tp_pg_error(r, st->qconn, "COPY", st->last_error, sizeof(st->last_error));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    if (PQputCopyData(st->qconn, buf->data, (int)buf->len) != 1 ||
+        PQputCopyEnd(st->qconn, NULL) != 1) {
+        snprintf(st->last_error, sizeof(st->last_error), "COPY: %s", PQerrorMessage(st->qconn));
+        return -1;
+    }
+    r = PQgetResult(st->qconn);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : 1;
+    if (rc) {
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        snprintf(st->last_error, sizeof(st->last_error), "%s", msg ? msg : "refused");
+        snprintf(st->last_sqlstate, sizeof(st->last_sqlstate), "%s", tp_pg_sqlstate(r));
+    }
+    PQclear(r);
+    while ((r = PQgetResult(st->qconn)) != NULL)
+        PQclear(r);
+    return rc && PQstatus(st->qconn) != CONNECTION_OK ? -1 : rc;
+}
+
 /* ---- asynchronous commit ---- */
 
 bool tp_store_idle(tp_store_t *st)

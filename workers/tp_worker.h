@@ -129,6 +129,20 @@ void tp_worker_close_tick(tp_worker_t *w);
 /* Tell the supervisor once nothing assigned to the closing round is uncommitted here. */
 void tp_worker_close_progress(tp_worker_t *w);
 
+/* intake.c internals shared with isolate.c */
+void tp_worker_reply_set(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
+                         Tenderpool__V1__Status status, const char *code, const char *detail,
+                         const char *round_id, uint64_t seq);
+void tp_worker_encode_item(tp_copybuf_t *b, const tp_worker_t *w, const tp_item_t *it,
+                           int64_t now_us);
+void tp_worker_undo_group(tp_worker_t *w, tp_group_t *g);
+void tp_worker_fail_group(tp_worker_t *w, tp_group_t *g, const char *code, const char *detail);
+
+/* isolate.c: a group commit refused for its content (SQLSTATE class 22 or 23 other than a
+ * unique violation): commit the rows that PostgreSQL takes, reject the ones it refuses. */
+bool tp_worker_isolatable(const tp_store_t *st);
+void tp_worker_isolate(tp_worker_t *w);
+
 /* status.c: answer one StatusQuery from the committed state. */
 void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void *payload,
                              size_t len);

@@ -282,3 +282,41 @@ Test(faults, sigterm_drain_acks_what_was_in_flight)
     tp_test_daemon_start(&daemon_, 2, "1w", NULL); /* for the suite's fini */
     sock = tp_test_connect(zctx, daemon_.endpoint);
 }
+
+Test(faults, a_row_the_database_refuses_is_rejected_and_its_group_stored)
+{
+    /* a rule PostgreSQL enforces that validation does not know: the worker must isolate it */
+    tp_test_pg_exec(db, "ALTER TABLE tenderpool.revision ADD CONSTRAINT test_poison "
+                        "CHECK (item_key <> 'POISON')");
+    tp_test_item_t it[7];
+    char refs[7][16];
+    for (int i = 0; i < 7; i++) {
+        snprintf(refs[i], sizeof(refs[i]), "p-%d", i);
+        it[i] = tp_test_item_default("poison", refs[i]);
+    }
+    it[3].item_key = "POISON";
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, 7, &sm);
+    for (int i = 0; i < 7; i++) {
+        if (i == 3)
+            continue;
+        cr_expect_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, "item %d: %s %s",
+                     i, ba->acks[i]->error_code, ba->acks[i]->detail);
+    }
+    cr_expect_eq(ba->acks[3]->status, TENDERPOOL__V1__STATUS__STATUS_REJECTED);
+    cr_expect_str_eq(ba->acks[3]->error_code, "INVALID_FIELD");
+    cr_expect(strstr(ba->acks[3]->detail, "refused") != NULL, "%s", ba->acks[3]->detail);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.revision "
+                                     "WHERE member_id = 'poison'"),
+                 6, "the six good rows are stored");
+    /* the index was not corrupted: resends are DUPLICATE, the refused one can be stored later */
+    tp_test_pg_exec(db, "ALTER TABLE tenderpool.revision DROP CONSTRAINT test_poison");
+    ba = tp_test_batch(sock, it, 7, &sm);
+    for (int i = 0; i < 7; i++)
+        cr_expect_eq(ba->acks[i]->status,
+                     i == 3 ? TENDERPOOL__V1__STATUS__STATUS_ACCEPTED
+                            : TENDERPOOL__V1__STATUS__STATUS_DUPLICATE,
+                     "resend of item %d: %s", i, tp_test_status_name(ba->acks[i]->status));
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+}
