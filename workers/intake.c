@@ -164,6 +164,22 @@ static int apply_write(tp_worker_t *w, tp_item_t *it, tp_reqent_t *e)
     return 0;
 }
 
+/* A resend of an older revision than the latest: DUPLICATE if exactly that envelope is stored
+ * (a client that resends a submit after its amend was acked), STALE otherwise. The index keeps
+ * only the latest revision, so ask the database (a rare path). */
+static void older_revision(tp_worker_t *w, tp_item_t *it)
+{
+    uint64_t hash, seq;
+    char round[TP_ROUND_ID_MAX];
+    if (tp_store_revision_lookup(&w->store, it->req.member_id, it->req.request_ref,
+                                 it->req.revision, &hash, &seq, round, sizeof(round)) == 1 &&
+        hash == it->content_hash) {
+        it->outcome = TP_OUT_DUPLICATE;
+        it->server_seq = seq;
+        it->round = tp_reqindex_round(w->ix, round);
+    }
+}
+
 static void accept_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
                         const Tenderpool__V1__Envelope *env, const tp_request_t *q)
 {
@@ -191,6 +207,8 @@ static void accept_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
     } else if (it->outcome == TP_OUT_DUPLICATE) {
         it->server_seq = e->server_seq;
         it->round = e->round;
+    } else if (it->outcome == TP_OUT_STALE && q->revision < e->revision) {
+        older_revision(w, it);
     }
 }
 

@@ -294,6 +294,28 @@ int tp_store_close_round(tp_store_t *st, const tp_ipc_close_t *c, int min_member
     return 0;
 }
 
+int tp_store_revision_lookup(tp_store_t *st, const char *member, const char *ref, uint32_t revision,
+                             uint64_t *hash, uint64_t *seq, char *round, size_t roundlen)
+{
+    char rev[16];
+    snprintf(rev, sizeof(rev), "%u", revision);
+    const char *params[] = {member, ref, rev};
+    PGresult *r = tp_pg_query(st->qconn, "revision lookup", st->last_error, sizeof(st->last_error),
+                              "SELECT content_hash, server_seq, round_id FROM tenderpool.revision "
+                              "WHERE member_id = $1 AND request_ref = $2 AND revision = $3::int",
+                              3, params);
+    if (r == NULL)
+        return -1;
+    int found = PQntuples(r) == 1;
+    if (found) {
+        *hash = (uint64_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *seq = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+        snprintf(round, roundlen, "%s", PQgetvalue(r, 0, 2));
+    }
+    PQclear(r);
+    return found;
+}
+
 int tp_store_copy_sync(tp_store_t *st, const tp_copybuf_t *buf)
 {
     PGresult *r = PQexec(st->qconn, tp_copy_sql);

@@ -76,6 +76,11 @@ int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errle
 int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint32_t nworkers,
                         char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* The stored revision `revision` of (member, ref): 1 found, 0 absent, -1 error. */
+int tp_store_revision_lookup(tp_store_t *st, const char *member, const char *ref, uint32_t revision,
+                             uint64_t *hash, uint64_t *seq, char *round, size_t roundlen)
+    __attribute__((warn_unused_result));
+
 /* Commit buf on the query connection, synchronously (isolating refused rows): 0 committed,
  * 1 refused by the server (last_error, last_sqlstate), -1 connection trouble. */
 int tp_store_copy_sync(tp_store_t *st, const tp_copybuf_t *buf) __attribute__((warn_unused_result));

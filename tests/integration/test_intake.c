@@ -408,3 +408,28 @@ Test(intake, cpv_import_on_a_running_daemon_is_picked_up, .timeout = 60)
     tp_test_item_t ok = tp_test_item_default("acme", "live-ok");
     cr_expect_eq(send_one(&ok, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
 }
+
+Test(intake, resend_of_an_older_revision_is_duplicate)
+{
+    tp_test_item_t sub = tp_test_item_default("acme", "old-1");
+    Tenderpool__V1__ServerMessage *sm1, *sm2;
+    Tenderpool__V1__BatchAck *first = tp_test_batch(sock, &sub, 1, &sm1);
+    cr_assert_eq(first->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    tp_test_item_t am = sub;
+    am.op = "amend";
+    am.revision = 2;
+    am.quantity = "25";
+    cr_assert_eq(send_one(&am, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_ACCEPTED);
+    /* the client never saw the submit's ack and resends it: it was accepted before */
+    Tenderpool__V1__BatchAck *again = tp_test_batch(sock, &sub, 1, &sm2);
+    cr_expect_eq(again->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE, "got %s",
+                 tp_test_status_name(again->acks[0]->status));
+    cr_expect_eq(again->acks[0]->server_seq, first->acks[0]->server_seq);
+    cr_expect_str_eq(again->acks[0]->round_id, first->acks[0]->round_id);
+    tp_test_item_t other = sub;
+    other.quantity = "11"; /* revision 1 with other content: STALE */
+    cr_expect_eq(send_one(&other, NULL, 0), TENDERPOOL__V1__STATUS__STATUS_STALE);
+    cr_expect_eq(count_rows("acme"), 2);
+    tenderpool__v1__server_message__free_unpacked(sm1, NULL);
+    tenderpool__v1__server_message__free_unpacked(sm2, NULL);
+}
