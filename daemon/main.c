@@ -47,6 +47,30 @@ static void find_worker(char *out, size_t outlen)
     snprintf(out, outlen, "%s/tenderpool-worker", TP_LIBEXEC_DIR);
 }
 
+/* Fail closed: CURVE authentication is not built yet, and unauthenticated intake (mode none)
+ * is for development on this machine only. */
+static int check_security(const tp_config_t *cfg, char *err, size_t errlen)
+{
+    if (cfg->security_mode == TP_SECURITY_CURVE) {
+        snprintf(err, errlen,
+                 "[security] mode = curve: CURVE authentication is not implemented in this "
+                 "version; refusing to run unauthenticated (mode = none is for loopback "
+                 "development)");
+        return -1;
+    }
+    const char *ep = cfg->intake_endpoint;
+    static const char *const loopback[] = {
+        "tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://", "inproc://"};
+    for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+        if (strncmp(ep, loopback[i], strlen(loopback[i])) == 0)
+            return 0;
+    snprintf(err, errlen,
+             "[security] mode = none refuses to bind the intake to %s: only loopback "
+             "(tcp://127.x.x.x, localhost, [::1]) or ipc:// is allowed without authentication",
+             ep);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     static tp_supervisor_t s; /* the process's one context, zeroed */
@@ -86,6 +110,10 @@ int main(int argc, char **argv)
     tp_config_defaults(&s.cfg);
     if (tp_config_load(&s.cfg, s.config_path, err, sizeof(err)) < 0) {
         tp_err("%s", err);
+        return 1;
+    }
+    if (check_security(&s.cfg, err, sizeof(err)) < 0) {
+        tp_err("%s: %s", s.config_path, err);
         return 1;
     }
     if (check_only) {
