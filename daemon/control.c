@@ -174,7 +174,18 @@ void tp_control_close_message(tp_supervisor_t *s, uint32_t worker, const tp_ipc_
     case TP_IPC_CLOSE_DONE:
         if (worker != 0)
             break;
-        broadcast(s, TP_IPC_CLOSE_DONE, &c);
+        if (s->close.active && strcmp(c.round, s->close.info.round) != 0) {
+            /* worker 0 refused an operator command while its own close runs: answer the
+             * operator, leave the running close alone */
+            char msg[320];
+            snprintf(msg, sizeof(msg), "error: %s", c.error);
+            if (s->close.client_len)
+                reply_control(s, s->close.client, s->close.client_len, msg);
+            s->close.client_len = 0;
+            break;
+        }
+        if (s->close.active)
+            broadcast(s, TP_IPC_CLOSE_DONE, &c);
         finish(s, &c);
         break;
     default:
@@ -191,6 +202,8 @@ void tp_control_worker_ready(tp_supervisor_t *s, uint32_t worker)
 
 void tp_control_worker_lost(tp_supervisor_t *s, uint32_t worker)
 {
+    /* its replacement loads its state anew: it must pass the barrier again (BEGIN at HELLO) */
+    s->close.ready_mask &= ~(1ULL << worker);
     if (worker != 0 || (!s->close.active && !s->close.client_len))
         return;
     tp_ipc_close_t c = s->close.info;

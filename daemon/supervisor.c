@@ -159,7 +159,8 @@ static void check_heartbeats(tp_supervisor_t *s)
     int64_t now = tp_sup_now_ms();
     for (int i = 0; i < s->cfg.worker_count; i++) {
         tp_wproc_t *w = &s->w[i];
-        if (w->pid && w->ready && now - w->last_seen_ms > TP_HEARTBEAT_MS) {
+        bool closing = i == 0 && s->close.commit_sent; /* close_round blocks worker 0 */
+        if (w->pid && w->ready && !closing && now - w->last_seen_ms > TP_HEARTBEAT_MS) {
             tp_err("worker %d (pid %d) silent for %lld ms: killing it", i, (int)w->pid,
                    (long long)(now - w->last_seen_ms));
             kill(w->pid, SIGKILL);

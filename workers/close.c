@@ -82,10 +82,18 @@ void tp_worker_handle_control(tp_worker_t *w, const void *payload, size_t len)
         refuse(w, "database unavailable");
         return;
     }
+    /* the round to close is the oldest open one in the database, not the calendar's */
     time_t now = time(NULL);
-    tp_worker_refresh_round(w, now);
-    tp_round_span_t cur = w->round, next;
-    if (next_round(w, &cur, now, &next) < 0) {
+    tp_round_span_t cur, newest, next;
+    int count = 0;
+    if (tp_store_open_rounds(&w->store, &cur, &newest, &count) < 0 || count == 0) {
+        refuse(w, "no open round recorded");
+        return;
+    }
+    if (count > 1)
+        next = newest; /* an interrupted close: finish it */
+    else if (cur.closes_at <= now ? tp_calendar_round_at(&w->cal, now, &next) < 0
+                                  : next_round(w, &cur, now, &next) < 0) {
         refuse(w, "cannot compute the next round");
         return;
     }
@@ -170,13 +178,11 @@ static void on_done(tp_worker_t *w, const tp_ipc_close_t *c)
         if (c->error[0])
             w->next_close_try_ms = tp_mono_ms() + TP_CLOSE_RETRY_MS;
     }
-    if (c->error[0]) {
-        w->closing = false;
-        tp_warn("close of %s not done: %s", c->round, c->error);
-        return;
-    }
+    if (c->error[0])
+        tp_warn("close of %s not confirmed: %s", c->round, c->error);
     /* Closes move requests on (pooled, carried over, unpooled): take the database's word once
-     * the groups in flight are committed; until then the closing round's requests stay held. */
+     * the groups in flight are committed (also after an error: the close may have committed
+     * before worker 0 died); until then the closing round's requests stay held. */
     w->reload_pending = true;
 }
 

@@ -117,7 +117,9 @@ static tp_outcome_t decide(const tp_worker_t *w, const tp_reqent_t *e, const tp_
         return TP_OUT_ROUND_CLOSED;
     if (q->op == TP_OP_SUBMIT || e->op == TP_OP_CANCEL || q->revision <= e->revision)
         return TP_OUT_STALE;
-    if (w->closing && e->round == w->closing_idx)
+    /* Its round is not the one open now: that round is closing (or its close is not applied
+     * here yet). What the close pools must not change under it: wait for the reload. */
+    if (e->round != w->round_idx)
         return TP_OUT_HOLD;
     return TP_OUT_WRITE;
 }

@@ -66,17 +66,19 @@ static void db_complain(tp_worker_t *w, const char *err)
 
 /* The open round as the database records it (an early close may have opened a ".n" round);
  * none covering now: the calendar decides at the next assignment. */
-static void load_open_round(tp_worker_t *w)
+static int load_open_round(tp_worker_t *w)
 {
     tp_round_span_t oldest, newest;
     int count = 0;
     time_t now = time(NULL);
     w->round.id[0] = '\0';
-    if (tp_store_open_rounds(&w->store, &oldest, &newest, &count) == 0 && count > 0 &&
-        newest.opens_at <= now && now < newest.closes_at) {
+    if (tp_store_open_rounds(&w->store, &oldest, &newest, &count) < 0)
+        return -1; /* guessing from the calendar could pick a round closed early */
+    if (count > 0 && newest.opens_at <= now && now < newest.closes_at) {
         w->round = newest;
         w->round_idx = tp_reqindex_round(w->ix, w->round.id);
     }
+    return 0;
 }
 
 int tp_worker_reload_state(tp_worker_t *w)
@@ -89,7 +91,10 @@ int tp_worker_reload_state(tp_worker_t *w)
         db_complain(w, err);
         return -1;
     }
-    load_open_round(w);
+    if (load_open_round(w) < 0) {
+        db_complain(w, w->store.last_error);
+        return -1;
+    }
     if (w->closing)
         w->closing_idx = tp_reqindex_round(w->ix, w->close_info.round);
     w->listed_round[0] = '\0';

@@ -287,3 +287,48 @@ Test(rounds, kill9_supervisor_during_close_then_restart, .timeout = 90)
     cr_expect_eq(tp_test_pg_long(db, sql), 3, "each lot exactly once");
     free(round);
 }
+
+Test(rounds, amend_of_a_round_whose_close_failed_waits_for_the_close)
+{
+    tp_test_item_t it[] = {
+        line("m1", "h-1", "18424300", "GLOVE-M", "10", "H87"),
+        line("m2", "h-2", "18424300", "GLOVE-M", "20", "H87"),
+        line("m3", "h-3", "18424300", "GLOVE-M", "30", "H87"),
+    };
+    send_all(it, 3);
+    char *round = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
+                                       "WHERE status = 'open'");
+    tp_test_pg_exec(db, "CREATE FUNCTION tenderpool.test_refuse() RETURNS trigger LANGUAGE "
+                        "plpgsql AS $$ BEGIN RAISE EXCEPTION 'test: lots refused'; END $$");
+    tp_test_pg_exec(db, "CREATE TRIGGER test_refuse BEFORE INSERT ON tenderpool.lot "
+                        "FOR EACH ROW EXECUTE FUNCTION tenderpool.test_refuse()");
+    char out[2048];
+    cr_assert_eq(close_current(out, sizeof(out)), 1, "the close fails: %s", out);
+    /* the new round is open for new requests, but m1's request still belongs to the round
+     * whose close is pending: a cancel now would change what that close pools */
+    tp_test_item_t cancel = {
+        .op = "cancel", .member_id = "m1", .request_ref = "h-1", .revision = 2};
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, &cancel, 1, &sm);
+    cr_expect_eq(ba->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "got %s %s",
+                 tp_test_status_name(ba->acks[0]->status), ba->acks[0]->detail);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    tp_test_pg_exec(db, "DROP TRIGGER test_refuse ON tenderpool.lot");
+    cr_assert_eq(close_current(out, sizeof(out)), 0, "the close succeeds: %s", out);
+    cr_expect(strstr(out, round) != NULL, "the pending round is the one closed: %s", out);
+    ba = tp_test_batch(sock, &cancel, 1, &sm);
+    for (int i = 0; i < 50 && ba->acks[0]->status == TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
+         i++) { /* the workers reload after the close */
+        tenderpool__v1__server_message__free_unpacked(sm, NULL);
+        usleep(100000);
+        ba = tp_test_batch(sock, &cancel, 1, &sm);
+    }
+    cr_expect_str_eq(ba->acks[0]->error_code, "ROUND_CLOSED");
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT member_count FROM tenderpool.lots WHERE round_id = '%s'",
+             round);
+    cr_expect_eq(tp_test_pg_long(db, sql), 3, "the lot pools all three requests");
+    cr_expect_eq(unclosed_differences(round), 0);
+    free(round);
+}
