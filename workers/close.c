@@ -29,7 +29,11 @@ static int next_round(tp_worker_t *w, const tp_round_span_t *cur, time_t now, tp
         return 0;
     }
     int k = cur->id[n] == '.' ? atoi(cur->id + n + 1) : 1;
-    snprintf(out->id, sizeof(out->id), "%s.%d", cal.id, k + 1);
+    char id[2 * TP_ROUND_ID_MAX];
+    snprintf(id, sizeof(id), "%s.%d", cal.id, k + 1);
+    if (strlen(id) >= sizeof(out->id))
+        return -1;
+    memcpy(out->id, id, strlen(id) + 1);
     out->opens_at = now;
     out->closes_at = cal.closes_at;
     return 0;
