@@ -12,7 +12,8 @@ typedef struct tp_cli_cmd {
 } tp_cli_cmd_t;
 
 static const tp_cli_cmd_t tp_cli_cmds[] = {
-    {"migrate", tp_cmd_migrate, "migrate -c FILE                  apply sql/ migrations (idempotent)"},
+    {"migrate", tp_cmd_migrate,
+     "migrate -c FILE                  apply sql/ migrations (idempotent)"},
     {"cpv", tp_cmd_cpv, "cpv import -c FILE CSV           load the CPV 2008 code list"},
     {"rounds", tp_cmd_rounds,
      "rounds close-current -c FILE     close the open round now (coordinator's cutoff)"},
