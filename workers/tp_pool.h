@@ -90,7 +90,10 @@ uint64_t tp_pool_key_hash(const tp_pool_key_t *key);
 
 /* The deterministic lot id "<round_id>-<h>" where h is the first 12 of the 16 lowercase
  * hex digits of tp_pool_key_hash (its top 48 bits). 0, or -1 when the round id is longer
- * than TP_POOL_ROUND_MAX or buflen < TP_POOL_LOT_ID_MAX. */
+ * than TP_POOL_ROUND_MAX or buflen < TP_POOL_LOT_ID_MAX.
+ * NOT the ids stored in tenderpool.lot: those are tenderpool.lot_id() in sql/002_rounds.sql
+ * (md5 of the key without the round, as `tenderpool verify` recomputes them). Unify the two
+ * before this module writes lots. */
 int tp_pool_lot_id(const tp_pool_key_t *key, char *buf, size_t buflen)
     __attribute__((warn_unused_result));
 int tp_pool_agg_lot_id(const tp_pool_agg_t *a, char *buf, size_t buflen)
