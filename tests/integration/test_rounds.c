@@ -35,6 +35,12 @@ static void send_all(const tp_test_item_t *it, size_t n)
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
 }
 
+/* The open round's id (malloc'd), NULL when none. */
+static char *open_round(void)
+{
+    return tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds WHERE status = 'open'");
+}
+
 static int close_current(char *out, size_t outlen)
 {
     return tp_test_run(out, outlen, "%s/tenderpool rounds close-current -c %s 2>&1",
@@ -70,8 +76,7 @@ static const char recompute_sql[] =
 Test(rounds, close_current_writes_lots_exactly_once)
 {
     publish_workload();
-    char *round = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
-                                       "WHERE status = 'open'");
+    char *round = open_round();
     cr_assert_not_null(round);
     char out[2048];
     cr_assert_eq(close_current(out, sizeof(out)), 0, "close-current: %s", out);
@@ -245,29 +250,33 @@ static void send_close_request(void)
     zmq_close(c);
 }
 
+/* The round's lots equal an independent recomputation, each written exactly once. */
+static void expect_lots_once(const char *round, long nlots)
+{
+    cr_expect_eq(unclosed_differences(round), 0, "lots equal the recomputation");
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenderpool.lots WHERE round_id = '%s'", round);
+    cr_expect_eq(tp_test_pg_long(db, sql), nlots, "each lot exactly once");
+}
+
 Test(rounds, kill9_worker0_during_close_gives_the_same_lots_once, .timeout = 90)
 {
     publish_workload();
-    char *round = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
-                                       "WHERE status = 'open'");
+    char *round = open_round();
     cr_assert_not_null(round);
     pid_t w0 = worker0_pid();
     cr_assert_gt(w0, 0, "worker 0 found");
     send_close_request();
     kill(w0, SIGKILL);
     cr_assert(wait_closed(round, 30), "round %s closed after worker 0's restart", round);
-    cr_expect_eq(unclosed_differences(round), 0, "lots equal the recomputation");
-    char sql[256];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenderpool.lots WHERE round_id = '%s'", round);
-    cr_expect_eq(tp_test_pg_long(db, sql), 3, "each lot exactly once");
+    expect_lots_once(round, 3);
     free(round);
 }
 
 Test(rounds, kill9_supervisor_during_close_then_restart, .timeout = 90)
 {
     publish_workload();
-    char *round = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
-                                       "WHERE status = 'open'");
+    char *round = open_round();
     cr_assert_not_null(round);
     send_close_request();
     kill(daemon_.pid, SIGKILL);
@@ -281,10 +290,7 @@ Test(rounds, kill9_supervisor_during_close_then_restart, .timeout = 90)
     if (!wait_closed(round, 3)) /* the close never started: the operator asks again */
         cr_assert_eq(close_current(out, sizeof(out)), 0, "close-current: %s", out);
     cr_assert(wait_closed(round, 30), "round %s closed", round);
-    cr_expect_eq(unclosed_differences(round), 0, "lots equal the recomputation");
-    char sql[256];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenderpool.lots WHERE round_id = '%s'", round);
-    cr_expect_eq(tp_test_pg_long(db, sql), 3, "each lot exactly once");
+    expect_lots_once(round, 3);
     free(round);
 }
 
@@ -296,8 +302,7 @@ Test(rounds, amend_of_a_round_whose_close_failed_waits_for_the_close)
         line("m3", "h-3", "18424300", "GLOVE-M", "30", "H87"),
     };
     send_all(it, 3);
-    char *round = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds "
-                                       "WHERE status = 'open'");
+    char *round = open_round();
     tp_test_pg_exec(db, "CREATE FUNCTION tenderpool.test_refuse() RETURNS trigger LANGUAGE "
                         "plpgsql AS $$ BEGIN RAISE EXCEPTION 'test: lots refused'; END $$");
     tp_test_pg_exec(db, "CREATE TRIGGER test_refuse BEFORE INSERT ON tenderpool.lot "
