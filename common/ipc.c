@@ -42,10 +42,15 @@ int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, uint32_t *
     return 0;
 }
 
-int tp_ipc_close_read(const void *data, size_t len, tp_ipc_close_t *out)
+int tp_ipc_close_read(const void *data, size_t len, tp_ipc_close_t *out, const void **tail,
+                      size_t *tail_len)
 {
-    if (data == NULL || len != sizeof(*out))
+    if (data == NULL || len < sizeof(*out) || (tail == NULL && len != sizeof(*out)))
         return -1;
+    if (tail) {
+        *tail = (const char *)data + sizeof(*out);
+        *tail_len = len - sizeof(*out);
+    }
     memcpy(out, data, sizeof(*out));
     out->round[sizeof(out->round) - 1] = '\0';
     out->next[sizeof(out->next) - 1] = '\0';

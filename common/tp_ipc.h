@@ -19,9 +19,15 @@
  * Closing a round (a barrier across workers; worker 0 owns the round lifecycle):
  *   CONTROL      sup->w0      payload: command text from the control socket ("close-current")
  *   CLOSE_BEGIN  w0->sup->all payload tp_ipc_close_t: stop assigning to `round`, use `next`
- *   CLOSE_READY  worker->sup  payload tp_ipc_close_t: nothing of `round` is uncommitted here
- *   CLOSE_COMMIT sup->w0      payload tp_ipc_close_t: every worker is ready: commit the lots
- *   CLOSE_DONE   w0->sup->all payload tp_ipc_close_t: committed (or failed: `error`) */
+ *   CLOSE_READY  worker->sup  payload tp_ipc_close_t: nothing of `round` is uncommitted here;
+ *                             with `partial` set, followed by the worker's partial aggregates
+ *                             of `round`: [u32 length][tp_pool_agg_pack bytes] per lot
+ *   CLOSE_COMMIT sup->w0      payload tp_ipc_close_t: every worker is ready: commit the lots;
+ *                             `partial` set when every worker sent partials, followed by
+ *                             [u32 length][a worker's READY tail] per worker
+ *   CLOSE_DONE   w0->sup->all payload tp_ipc_close_t: committed (or failed: `error`); with
+ *                             `partial` set, followed by the 12-byte lot hashes of the viable
+ *                             lots: workers move their requests on in memory, else reload */
 typedef enum tp_ipc_type {
     TP_IPC_BATCH = 1,
     TP_IPC_BATCH_ACKS = 2,
@@ -48,11 +54,15 @@ typedef struct tp_ipc_close {
     int32_t viable;      /* CLOSE_DONE: viable lots */
     int64_t took_ms;     /* CLOSE_DONE: from CLOSE_BEGIN to commit */
     char error[256];     /* CLOSE_DONE: why it failed; "" on success */
+    int32_t partial;     /* READY/COMMIT/DONE: in-memory aggregates follow (see above) */
+    int32_t min_members; /* COMMIT/DONE: [pooling] settings the close used */
+    int32_t max_carry_over;
 } tp_ipc_close_t;
 
-/* Copy a close payload out of a frame (unaligned, maybe short); 0 or -1. */
-int tp_ipc_close_read(const void *data, size_t len, tp_ipc_close_t *out)
-    __attribute__((warn_unused_result));
+/* Copy a close payload out of a frame (unaligned); *tail and *tail_len receive what follows the
+ * struct (may be NULL when the caller expects nothing). 0 or -1 when the frame is short. */
+int tp_ipc_close_read(const void *data, size_t len, tp_ipc_close_t *out, const void **tail,
+                      size_t *tail_len) __attribute__((warn_unused_result));
 
 #define TP_IPC_MAGIC 0x54504331u /* "TPC1": both ends of one build */
 #define TP_IPC_F_WHOLE 0x1u      /* the worker owns every item: reply is a full ServerMessage */

@@ -110,21 +110,55 @@ out:
     zmq_msg_close(&cm);
 }
 
-static void broadcast(tp_supervisor_t *s, tp_ipc_type_t type, const tp_ipc_close_t *c)
+/* payload: a whole close message of len bytes (tp_ipc_close_t and its tail) about round */
+static void broadcast(tp_supervisor_t *s, tp_ipc_type_t type, const void *payload, size_t len,
+                      const char *round)
 {
     for (uint32_t i = 0; i < (uint32_t)s->cfg.worker_count; i++)
-        if (s->w[i].ready && tp_sup_send_worker(s, i, type, 0, c, sizeof(*c)) < 0)
-            tp_warn("cannot tell worker %u about the close of %s", i, c->round);
+        if (s->w[i].ready && tp_sup_send_worker(s, i, type, 0, payload, len) < 0)
+            tp_warn("cannot tell worker %u about the close of %s", i, round);
 }
 
+static void drop_parts(tp_supervisor_t *s)
+{
+    for (int i = 0; i < TP_MAX_WORKERS; i++) {
+        free(s->close.parts[i]);
+        s->close.parts[i] = NULL;
+        s->close.part_len[i] = 0;
+    }
+}
+
+/* Every worker is ready: hand worker 0 the close, with every worker's partial aggregates when
+ * all of them sent theirs ([u32 length][tail] per worker), else without (it recomputes). */
 static void maybe_commit(tp_supervisor_t *s)
 {
-    uint64_t all = s->cfg.worker_count >= 64 ? ~0ULL : (1ULL << s->cfg.worker_count) - 1;
+    uint32_t n = (uint32_t)s->cfg.worker_count;
+    uint64_t all = n >= 64 ? ~0ULL : (1ULL << n) - 1;
     if (!s->close.active || s->close.commit_sent || (s->close.ready_mask & all) != all)
         return;
-    if (tp_sup_send_worker(s, 0, TP_IPC_CLOSE_COMMIT, 0, &s->close.info, sizeof(s->close.info)) ==
-        0)
+    tp_ipc_close_t c = s->close.info;
+    size_t len = sizeof(c);
+    c.partial = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        if (s->close.parts[i] == NULL || s->close.part_len[i] > UINT32_MAX)
+            c.partial = 0;
+        else
+            len += 4 + s->close.part_len[i];
+    }
+    if (!c.partial)
+        len = sizeof(c);
+    char *buf = xmalloc(len);
+    memcpy(buf, &c, sizeof(c));
+    for (uint32_t i = 0, off = sizeof(c); c.partial && i < n; i++) {
+        uint32_t pl = (uint32_t)s->close.part_len[i];
+        memcpy(buf + off, &pl, 4);
+        if (pl)
+            memcpy(buf + off + 4, s->close.parts[i], pl);
+        off += 4 + pl;
+    }
+    if (tp_sup_send_worker(s, 0, TP_IPC_CLOSE_COMMIT, 0, buf, len) == 0)
         s->close.commit_sent = true;
+    free(buf);
 }
 
 static void finish(tp_supervisor_t *s, const tp_ipc_close_t *c)
@@ -143,6 +177,7 @@ static void finish(tp_supervisor_t *s, const tp_ipc_close_t *c)
         tp_notice("%s", msg);
     if (s->close.client_len)
         reply_control(s, s->close.client, s->close.client_len, msg);
+    drop_parts(s);
     memset(&s->close, 0, sizeof(s->close));
 }
 
@@ -150,7 +185,9 @@ void tp_control_close_message(tp_supervisor_t *s, uint32_t worker, const tp_ipc_
                               const void *payload, size_t len)
 {
     tp_ipc_close_t c;
-    if (tp_ipc_close_read(payload, len, &c) < 0) {
+    const void *tail;
+    size_t tail_len;
+    if (tp_ipc_close_read(payload, len, &c, &tail, &tail_len) < 0) {
         tp_err("worker %u sent a malformed close message", worker);
         return;
     }
@@ -162,13 +199,22 @@ void tp_control_close_message(tp_supervisor_t *s, uint32_t worker, const tp_ipc_
         s->close.info = c;
         s->close.ready_mask = 0;
         s->close.commit_sent = false;
+        drop_parts(s);
         tp_notice("closing round %s; new assignments go to %s", c.round, c.next);
-        broadcast(s, TP_IPC_CLOSE_BEGIN, &c);
+        broadcast(s, TP_IPC_CLOSE_BEGIN, &c, sizeof(c), c.round);
         break;
     case TP_IPC_CLOSE_READY:
         if (!s->close.active || strcmp(c.round, s->close.info.round) != 0)
             break;
         s->close.ready_mask |= 1ULL << worker;
+        free(s->close.parts[worker]);
+        s->close.parts[worker] = NULL;
+        s->close.part_len[worker] = 0;
+        if (c.partial) {
+            s->close.parts[worker] = xmalloc(tail_len ? tail_len : 1);
+            memcpy(s->close.parts[worker], tail, tail_len);
+            s->close.part_len[worker] = tail_len;
+        }
         maybe_commit(s);
         break;
     case TP_IPC_CLOSE_DONE:
@@ -185,7 +231,7 @@ void tp_control_close_message(tp_supervisor_t *s, uint32_t worker, const tp_ipc_
             break;
         }
         if (s->close.active)
-            broadcast(s, TP_IPC_CLOSE_DONE, &c);
+            broadcast(s, TP_IPC_CLOSE_DONE, payload, len, c.round);
         finish(s, &c);
         break;
     default:
@@ -204,12 +250,16 @@ void tp_control_worker_lost(tp_supervisor_t *s, uint32_t worker)
 {
     /* its replacement loads its state anew: it must pass the barrier again (BEGIN at HELLO) */
     s->close.ready_mask &= ~(1ULL << worker);
+    free(s->close.parts[worker]);
+    s->close.parts[worker] = NULL;
+    s->close.part_len[worker] = 0;
     if (worker != 0 || (!s->close.active && !s->close.client_len))
         return;
     tp_ipc_close_t c = s->close.info;
     c.lots = -1;
     snprintf(c.error, sizeof(c.error),
              "worker 0 stopped during the close; it redoes the close when it restarts");
-    broadcast(s, TP_IPC_CLOSE_DONE, &c);
+    c.partial = 0;
+    broadcast(s, TP_IPC_CLOSE_DONE, &c, sizeof(c), c.round);
     finish(s, &c);
 }

@@ -46,6 +46,9 @@ typedef struct tp_close_state {
     tp_ipc_close_t info;
     uint64_t ready_mask; /* workers that answered CLOSE_READY */
     bool commit_sent;
+    /* each worker's READY tail (its partial aggregates), NULL when it sent none */
+    char *parts[TP_MAX_WORKERS];
+    size_t part_len[TP_MAX_WORKERS];
     uint8_t client[256]; /* control client waiting for the outcome (client_len 0: none) */
     size_t client_len;
     int64_t requested_ms;

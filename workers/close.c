@@ -1,10 +1,12 @@
-/* A worker's part in closing a round: switch assignments, pass the barrier, commit, reload. */
+/* A worker's part in closing a round: switch assignments, pass the barrier, commit, move on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "tp_log.h"
+#include "tp_lots.h"
+#include "tp_mem.h"
 #include "tp_worker.h"
 
 #define TP_CLOSE_RETRY_MS 30000 /* after a failed close, worker 0 tries again this much later */
@@ -12,6 +14,18 @@
 static void send_close(tp_worker_t *w, tp_ipc_type_t type, const tp_ipc_close_t *c)
 {
     tp_worker_send(w, type, 0, 0, c, sizeof(*c));
+}
+
+/* A close message followed by tail bytes. */
+static void send_close_tail(tp_worker_t *w, tp_ipc_type_t type, const tp_ipc_close_t *c,
+                            const void *tail, size_t len)
+{
+    char *buf = xmalloc(sizeof(*c) + len);
+    memcpy(buf, c, sizeof(*c));
+    if (len)
+        memcpy(buf + sizeof(*c), tail, len);
+    tp_worker_send(w, type, 0, 0, buf, sizeof(*c) + len);
+    free(buf);
 }
 
 /* The round after `cur` when the coordinator closes it early at `now`: the rest of the same
@@ -158,24 +172,65 @@ void tp_worker_close_progress(tp_worker_t *w)
         (w->committing && group_holds(&w->groups[!w->building], w->closing_idx)))
         return;
     w->close_ready_sent = true;
-    send_close(w, TP_IPC_CLOSE_READY, &w->close_info);
+    /* everything of the closing round is committed and pooled here: send its partial lots */
+    tp_ipc_close_t c = w->close_info;
+    char *parts = NULL;
+    size_t len = 0;
+    c.partial = tp_worker_pool_partials(w, c.round, &parts, &len) == 0;
+    send_close_tail(w, TP_IPC_CLOSE_READY, &c, parts, len);
+    free(parts);
 }
 
-static void on_commit(tp_worker_t *w, const tp_ipc_close_t *c)
+/* Commit the lots: from the merged partial aggregates when every worker sent them, else (or
+ * when they do not merge) by recomputing from the stored requests. */
+static int commit_lots(tp_worker_t *w, const tp_ipc_close_t *c, const void *tail, size_t len,
+                       int *lots)
+{
+    if (c->partial) {
+        char *rows, err[256];
+        size_t rowlen;
+        int viable;
+        if (tp_lots_merge(tail, len, c->round, w->cfg.min_members, &rows, &rowlen, lots, &viable,
+                          err, sizeof(err)) == 0) {
+            int rc = tp_store_close_lots(&w->store, c, w->cfg.min_members, w->cfg.max_carry_over,
+                                         rows, rowlen, lots);
+            free(rows);
+            return rc;
+        }
+        tp_warn("close of %s: %s; recomputing the lots from the database", c->round, err);
+    } else {
+        tp_notice("close of %s: some worker has no exact aggregates; recomputing the lots from "
+                  "the database",
+                  c->round);
+    }
+    int viable;
+    return tp_store_close_round(&w->store, c, w->cfg.min_members, w->cfg.max_carry_over, lots,
+                                &viable);
+}
+
+static void on_commit(tp_worker_t *w, const tp_ipc_close_t *c, const void *tail, size_t len)
 {
     tp_ipc_close_t done = *c;
+    char *viable = NULL;
+    size_t vlen = 0;
     if (w->index != 0)
         return;
-    if (tp_store_close_round(&w->store, c, w->cfg.min_members, w->cfg.max_carry_over, &done.lots,
-                             &done.viable) < 0) {
+    done.partial = 0;
+    if (commit_lots(w, c, tail, len, &done.lots) < 0 ||
+        tp_store_close_result(&w->store, c->round, &done.viable, &done.max_carry_over, &viable,
+                              &vlen) < 0) {
         done.lots = -1;
         snprintf(done.error, sizeof(done.error), "%.250s", w->store.last_error);
+    } else {
+        done.partial = 1; /* the viable lots follow: workers move their requests on in memory */
+        done.min_members = w->cfg.min_members;
     }
     done.took_ms = tp_mono_ms() - w->close_begin_ms;
-    send_close(w, TP_IPC_CLOSE_DONE, &done);
+    send_close_tail(w, TP_IPC_CLOSE_DONE, &done, viable, vlen);
+    free(viable);
 }
 
-static void on_done(tp_worker_t *w, const tp_ipc_close_t *c)
+static void on_done(tp_worker_t *w, const tp_ipc_close_t *c, const void *tail, size_t len)
 {
     if (w->index == 0) {
         w->close_started = false;
@@ -184,9 +239,15 @@ static void on_done(tp_worker_t *w, const tp_ipc_close_t *c)
     }
     if (c->error[0])
         tp_warn("close of %s not confirmed: %s", c->round, c->error);
-    /* Closes move requests on (pooled, carried over, unpooled): take the database's word once
-     * the groups in flight are committed (also after an error: the close may have committed
-     * before worker 0 died); until then the closing round's requests stay held. */
+    /* Closes move requests on (pooled, carried over, unpooled). With the viable lots at hand
+     * and exact aggregates, do it here as the database walk does; otherwise take the
+     * database's word once the groups in flight are committed (also after an error: the close
+     * may have committed before worker 0 died); until then the closing round's requests stay
+     * held. */
+    if (!c->error[0] && c->partial && tp_worker_pool_apply_close(w, c, tail, len) == 0) {
+        w->closing = false;
+        return;
+    }
     w->reload_pending = true;
 }
 
@@ -194,14 +255,16 @@ void tp_worker_handle_close(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void 
                             size_t len)
 {
     tp_ipc_close_t c;
-    if (tp_ipc_close_read(payload, len, &c) < 0) {
+    const void *tail;
+    size_t tail_len;
+    if (tp_ipc_close_read(payload, len, &c, &tail, &tail_len) < 0) {
         tp_err("malformed close message from the supervisor");
         return;
     }
     if (hdr->type == TP_IPC_CLOSE_BEGIN)
         on_begin(w, &c);
     else if (hdr->type == TP_IPC_CLOSE_COMMIT)
-        on_commit(w, &c);
+        on_commit(w, &c, tail, tail_len);
     else if (hdr->type == TP_IPC_CLOSE_DONE)
-        on_done(w, &c);
+        on_done(w, &c, tail, tail_len);
 }

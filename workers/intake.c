@@ -367,6 +367,7 @@ static void resolve_ok(tp_worker_t *w, tp_item_t *it)
     switch (it->outcome) {
     case TP_OUT_WRITE:
         w->n_accepted++;
+        tp_worker_pool_committed(w, it);
         tp_worker_reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, NULL,
                             NULL, rid, it->server_seq);
         break;

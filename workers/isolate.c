@@ -91,6 +91,7 @@ static void answer(isolation_t *is, size_t i)
     switch (is->v[i]) {
     case V_ACCEPTED:
         reapply(w, it);
+        tp_worker_pool_committed(w, it);
         w->n_accepted++;
         tp_worker_reply_set(w, it->reply, it->slot, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, NULL,
                             NULL, tp_reqindex_round_name(w->ix, it->round), it->server_seq);

@@ -6,6 +6,7 @@
 
 #include "tp_ipc.h"
 #include "tp_mem.h"
+#include "tp_md5.h"
 #include "tp_pool.h"
 
 #define KEY_SEP 0x1f
@@ -81,22 +82,46 @@ uint64_t tp_pool_key_hash(const tp_pool_key_t *key)
     return hash_field(h, key->currency);
 }
 
-static int format_lot_id(const char *round_id, uint64_t hash, char *buf, size_t buflen)
+/* The 12 hex digits of tenderpool.lot_key_hash(): md5 of the key without the round, fields
+ * joined by 0x1f (sql/002_rounds.sql), so that memory and SQL name a lot alike. */
+static void key_lot_hash(const tp_pool_key_t *k, char out[13])
+{
+    char buf[4 * TP_POOL_ROUND_MAX + 1024], hex[33];
+    int n = snprintf(buf, sizeof(buf), "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", k->cpv, k->item_key,
+                     k->dimension, k->base_unit, k->delivery_zone, k->currency);
+    if (n < 0 || (size_t)n >= sizeof(buf)) {
+        char *big = xmalloc((size_t)n + 1);
+        snprintf(big, (size_t)n + 1, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", k->cpv, k->item_key,
+                 k->dimension, k->base_unit, k->delivery_zone, k->currency);
+        tp_md5_hex(big, (size_t)n, hex);
+        free(big);
+    } else {
+        tp_md5_hex(buf, (size_t)n, hex);
+    }
+    memcpy(out, hex, 12);
+    out[12] = '\0';
+}
+
+static int format_lot_id(const char *round_id, const char *lot_hash, char *buf, size_t buflen)
 {
     if (buflen < TP_POOL_LOT_ID_MAX || strlen(round_id) > TP_POOL_ROUND_MAX)
         return -1;
-    snprintf(buf, buflen, "%s-%012" PRIx64, round_id, hash >> 16);
+    snprintf(buf, buflen, "%s-%s", round_id, lot_hash);
     return 0;
 }
 
 int tp_pool_lot_id(const tp_pool_key_t *key, char *buf, size_t buflen)
 {
-    return format_lot_id(key->round_id, tp_pool_key_hash(key), buf, buflen);
+    char h[13];
+    if (!key_ok(key))
+        return -1;
+    key_lot_hash(key, h);
+    return format_lot_id(key->round_id, h, buf, buflen);
 }
 
 int tp_pool_agg_lot_id(const tp_pool_agg_t *a, char *buf, size_t buflen)
 {
-    return format_lot_id(a->key.round_id, a->hash, buf, buflen);
+    return format_lot_id(a->key.round_id, a->lot_hash, buf, buflen);
 }
 
 static bool key_eq(const tp_pool_key_t *a, const tp_pool_key_t *b)
@@ -138,6 +163,7 @@ static tp_pool_agg_t *agg_new(const tp_pool_key_t *key, bool standalone)
     a->key.delivery_zone = copy_field(&tail, key->delivery_zone);
     a->key.currency = copy_field(&tail, key->currency);
     a->hash = tp_pool_key_hash(key);
+    key_lot_hash(key, a->lot_hash);
     a->total = tp_dec_from_int(0);
     a->value = tp_dec_from_int(0);
     a->standalone = standalone;
@@ -406,79 +432,113 @@ static int dec_step(const tp_dec_t *a, const tp_dec_t *b, int sign, tp_dec_t *ou
     return 0;
 }
 
-int tp_pool_add(tp_pool_t *p, const tp_pool_line_t *line)
+tp_pool_agg_t *tp_pool_get(tp_pool_t *p, const tp_pool_key_t *key)
 {
-    tp_dec_t v, total, value, zero = tp_dec_from_int(0);
+    if (!key_ok(key))
+        return NULL;
+    tp_pool_agg_t *a = p->slots[slot_find(p, key, tp_pool_key_hash(key))];
+    return a ? a : table_insert(p, key);
+}
 
-    if (!line_ok(line) || line_value(line, &v) < 0)
+/* An aggregate created by tp_pool_get that never received a line leaves again. */
+static void drop_if_empty(tp_pool_t *p, tp_pool_agg_t *a)
+{
+    if (a->requests != 0)
+        return;
+    table_erase(p, slot_find(p, &a->key, a->hash));
+    agg_free(a);
+}
+
+int tp_pool_agg_add(tp_pool_t *p, tp_pool_agg_t *a, const char *member_id,
+                    const tp_dec_t *base_quantity, const tp_dec_t *value, int32_t need_by)
+{
+    tp_dec_t total, sum;
+
+    if (member_id == NULL || member_id[0] == '\0' || tp_dec_sign(base_quantity) <= 0 ||
+        (value && tp_dec_sign(value) < 0) || a->requests == UINT32_MAX ||
+        dec_step(&a->total, base_quantity, 1, &total) < 0 ||
+        (value && dec_step(&a->value, value, 1, &sum) < 0)) {
+        drop_if_empty(p, a);
         return -1;
-    tp_pool_agg_t *a = p->slots[slot_find(p, &line->key, tp_pool_key_hash(&line->key))];
-    if (dec_step(a ? &a->total : &zero, &line->base_quantity, 1, &total) < 0 ||
-        dec_step(a ? &a->value : &zero, &v, 1, &value) < 0)
-        return -1;
-    if (a != NULL && a->requests == UINT32_MAX)
-        return -1;
-    if (a == NULL)
-        a = table_insert(p, &line->key);
+    }
     uint32_t pos;
-    if (member_find(a, line->member_id, &pos))
+    if (member_find(a, member_id, &pos))
         a->members[pos].lines++;
     else
-        member_insert(a, pos, strtab_intern(&p->members, line->member_id), 1);
-    day_add(a, line->need_by, 1);
+        member_insert(a, pos, strtab_intern(&p->members, member_id), 1);
+    day_add(a, need_by, 1);
     a->total = total;
-    a->value = value;
+    if (value) {
+        a->value = sum;
+        a->priced++;
+    }
     a->requests++;
-    a->priced += line->has_max_price;
     return 0;
 }
 
-/* The totals after taking line out of a, or -1 when a cannot hold that line. */
-static int removed_totals(const tp_pool_agg_t *a, const tp_pool_line_t *line, tp_dec_t *total,
-                          tp_dec_t *value)
+/* The totals after taking a line out of a, or -1 when a cannot hold that line. */
+static int removed_totals(const tp_pool_agg_t *a, const tp_dec_t *base, const tp_dec_t *value,
+                          tp_dec_t *total, tp_dec_t *sum)
 {
-    tp_dec_t v;
-
-    if (line_value(line, &v) < 0 || (line->has_max_price && a->priced == 0) ||
-        (!line->has_max_price && a->priced == a->requests))
+    if ((value && a->priced == 0) || (!value && a->priced == a->requests))
         return -1;
-    if (dec_step(&a->total, &line->base_quantity, -1, total) < 0 ||
-        dec_step(&a->value, &v, -1, value) < 0)
+    *sum = a->value;
+    if (dec_step(&a->total, base, -1, total) < 0 ||
+        (value && dec_step(&a->value, value, -1, sum) < 0))
         return -1;
-    if (tp_dec_sign(total) < 0 || tp_dec_sign(value) < 0)
+    if (tp_dec_sign(total) < 0 || tp_dec_sign(sum) < 0)
         return -1;
     /* the last line (or last priced line) must take exactly what is left */
     if ((a->requests == 1 && tp_dec_sign(total) != 0) ||
-        (line->has_max_price && a->priced == 1 && tp_dec_sign(value) != 0))
+        (value && a->priced == 1 && tp_dec_sign(sum) != 0))
         return -1;
     return 0;
 }
 
-int tp_pool_remove(tp_pool_t *p, const tp_pool_line_t *line)
+int tp_pool_agg_remove(tp_pool_t *p, tp_pool_agg_t *a, const char *member_id,
+                       const tp_dec_t *base_quantity, const tp_dec_t *value, int32_t need_by)
 {
-    tp_dec_t total, value;
+    tp_dec_t total, sum;
     uint32_t mpos, dpos;
 
-    if (!line_ok(line))
+    if (member_id == NULL || a->requests == 0 || !member_find(a, member_id, &mpos) ||
+        !day_find(a, need_by, &dpos) || removed_totals(a, base_quantity, value, &total, &sum) < 0)
         return -1;
-    size_t slot = slot_find(p, &line->key, tp_pool_key_hash(&line->key));
-    tp_pool_agg_t *a = p->slots[slot];
-    if (a == NULL || !member_find(a, line->member_id, &mpos) ||
-        !day_find(a, line->need_by, &dpos) || removed_totals(a, line, &total, &value) < 0)
-        return -1;
-    if (a->requests == 1) {
-        table_erase(p, slot);
-        agg_free(a);
-        return 0;
-    }
     if (--a->members[mpos].lines == 0)
         member_erase(a, mpos);
     day_drop_one(a, dpos);
     a->total = total;
-    a->value = value;
+    a->value = sum;
     a->requests--;
-    a->priced -= line->has_max_price;
+    a->priced -= value != NULL;
+    drop_if_empty(p, a);
     return 0;
+}
+
+int tp_pool_add(tp_pool_t *p, const tp_pool_line_t *line)
+{
+    tp_dec_t v;
+
+    if (!line_ok(line) || line_value(line, &v) < 0)
+        return -1;
+    tp_pool_agg_t *a = tp_pool_get(p, &line->key);
+    if (a == NULL)
+        return -1;
+    return tp_pool_agg_add(p, a, line->member_id, &line->base_quantity,
+                           line->has_max_price ? &v : NULL, line->need_by);
+}
+
+int tp_pool_remove(tp_pool_t *p, const tp_pool_line_t *line)
+{
+    tp_dec_t v;
+
+    if (!line_ok(line) || line_value(line, &v) < 0)
+        return -1;
+    tp_pool_agg_t *a = p->slots[slot_find(p, &line->key, tp_pool_key_hash(&line->key))];
+    if (a == NULL)
+        return -1;
+    return tp_pool_agg_remove(p, a, line->member_id, &line->base_quantity,
+                              line->has_max_price ? &v : NULL, line->need_by);
 }
 
 /* ---- iteration ---- */

@@ -22,12 +22,12 @@ struct tp_reqindex {
     tp_strtab_t rounds;
 };
 
-static uint64_t key_hash(uint32_t member, const char *ref)
+static uint32_t key_hash(uint32_t member, const char *ref)
 {
     uint64_t h = tp_fnv1a(TP_FNV_INIT, &member, sizeof(member));
     h = tp_fnv1a(h, ref, strlen(ref));
-    h ^= h >> 29;
-    return h ? h : 1;
+    uint32_t h32 = (uint32_t)(h ^ (h >> 32));
+    return h32 ? h32 : 1;
 }
 
 static uint32_t strtab_intern(tp_strtab_t *t, const char *s)
@@ -115,7 +115,7 @@ const char *tp_reqindex_round_name(const tp_reqindex_t *ix, uint32_t round)
     return round < ix->rounds.count ? ix->rounds.names[round] : "";
 }
 
-static tp_reqent_t *probe(tp_reqindex_t *ix, uint64_t h, uint32_t member, const char *ref)
+static tp_reqent_t *probe(tp_reqindex_t *ix, uint32_t h, uint32_t member, const char *ref)
 {
     size_t j = h & (ix->nslots - 1);
     for (;;) {
@@ -153,7 +153,7 @@ tp_reqent_t *tp_reqindex_upsert(tp_reqindex_t *ix, uint32_t member, const char *
 {
     if ((ix->count + 1) * 4 > ix->nslots * 3)
         grow(ix);
-    uint64_t h = key_hash(member, ref);
+    uint32_t h = key_hash(member, ref);
     tp_reqent_t *e = probe(ix, h, member, ref);
     if (e->hash == 0) {
         memset(e, 0, sizeof(*e));
@@ -164,6 +164,13 @@ tp_reqent_t *tp_reqindex_upsert(tp_reqindex_t *ix, uint32_t member, const char *
         ix->ref_bytes += strlen(ref) + 1;
     }
     return e;
+}
+
+void tp_reqindex_foreach(tp_reqindex_t *ix, tp_reqindex_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < ix->nslots; i++)
+        if (ix->slots[i].hash)
+            fn(&ix->slots[i], ctx);
 }
 
 size_t tp_reqindex_count(const tp_reqindex_t *ix)

@@ -8,6 +8,7 @@
 #include "tp_mem.h"
 #include "tp_pg.h"
 #include "tp_store.h"
+#include "tp_validate.h"
 
 #define TP_SEQ_BLOCK 65536
 
@@ -89,14 +90,18 @@ bool tp_store_wants_write(const tp_store_t *st)
 int tp_store_check_schema(tp_store_t *st, char *err, size_t errlen)
 {
     PGresult *r = tp_pg_query(st->qconn, "schema check", err, errlen,
-                              "SELECT to_regclass('tenderpool.revision') IS NOT NULL", 0, NULL);
+                              "SELECT to_regclass('tenderpool.revision') IS NOT NULL AND "
+                              "to_regprocedure('tenderpool.close_round_seal(text, text, integer, "
+                              "integer)') IS NOT NULL",
+                              0, NULL);
     if (r == NULL)
         return -1;
     int ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     if (!ok) {
         snprintf(err, errlen,
-                 "schema tenderpool is not migrated: run 'tenderpool migrate -c FILE'");
+                 "schema tenderpool is not migrated to this version: run 'tenderpool migrate -c "
+                 "FILE'");
         return -1;
     }
     return 0;
@@ -168,10 +173,45 @@ static uint8_t rstate_of(const char *s)
     return TP_RS_OPEN;
 }
 
-/* One COPY OUT line: member, ref, revision, op, server_seq, content_hash, round, state */
-#define TP_LOAD_FIELDS 8
+/* One COPY OUT line: member, ref, revision, op, server_seq, content_hash, round, state,
+ * carries, then for an open or carried-over request its line: cpv, item_key, unit,
+ * delivery_zone, currency, quantity, max_unit_price (\N: none), need_by (days since 1970). */
+#define TP_LOAD_FIELDS 17
+#define TP_LOAD_LINE 9 /* index of the first line field */
 
-static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nworkers)
+/* COPY text escapes a backslash as "\\" (identifiers hold none; item keys may): undo it. */
+static void copy_unescape(char *s)
+{
+    char *d = s;
+    for (; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            *d++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == 'r' ? '\r' : *s;
+        } else {
+            *d++ = *s;
+        }
+    }
+    *d = '\0';
+}
+
+static int load_pool_line(const tp_store_loader_t *ld, tp_reqent_t *e, char **f, const char *round)
+{
+    tp_pool_line_t pl;
+    memset(&pl, 0, sizeof(pl));
+    copy_unescape(f[TP_LOAD_LINE + 1]);
+    pl.unit = tp_unit_find(f[TP_LOAD_LINE + 2]);
+    pl.has_max_price = strcmp(f[TP_LOAD_LINE + 6], "\\N") != 0;
+    if (pl.unit == NULL ||
+        tp_pool_key_build(&pl.key, round, f[TP_LOAD_LINE], f[TP_LOAD_LINE + 1], pl.unit,
+                          f[TP_LOAD_LINE + 3], f[TP_LOAD_LINE + 4]) < 0 ||
+        tp_dec_from_str(f[TP_LOAD_LINE + 5], &pl.quantity) < 0 ||
+        (pl.has_max_price && tp_dec_from_str(f[TP_LOAD_LINE + 6], &pl.max_unit_price) < 0))
+        return -1;
+    pl.need_by = (int32_t)strtol(f[TP_LOAD_LINE + 7], NULL, 10);
+    return ld->line(ld->ctx, e, &pl, atoi(f[8]));
+}
+
+static int load_line(const tp_store_loader_t *ld, char *line)
 {
     char *f[TP_LOAD_FIELDS];
     int n = 0;
@@ -187,8 +227,9 @@ static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nw
     if (n != TP_LOAD_FIELDS)
         return -1;
     f[TP_LOAD_FIELDS - 1][strcspn(f[TP_LOAD_FIELDS - 1], "\n")] = '\0';
-    if (tp_route_worker(f[0], f[1], nworkers) != worker)
+    if (tp_route_worker(f[0], f[1], ld->nworkers) != ld->worker)
         return 0;
+    tp_reqindex_t *ix = ld->ix;
     tp_reqent_t *e = tp_reqindex_upsert(ix, tp_reqindex_member(ix, f[0]), f[1]);
     e->revision = (uint32_t)strtoul(f[2], NULL, 10);
     e->op = (uint8_t)atoi(f[3]);
@@ -196,6 +237,9 @@ static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nw
     e->content_hash = (uint64_t)strtoll(f[5], NULL, 10);
     e->round = tp_reqindex_round(ix, f[6]);
     e->state = rstate_of(f[7]);
+    if ((e->state == TP_RS_OPEN || e->state == TP_RS_CARRIED_OVER) && e->op != TP_OP_CANCEL &&
+        ld->line && load_pool_line(ld, e, f, tp_reqindex_round_name(ix, e->round)) < 0)
+        return -1;
     return 0;
 }
 
@@ -203,20 +247,26 @@ static int load_line(tp_reqindex_t *ix, char *line, uint32_t worker, uint32_t nw
  * revision is in a closed round (the others are where their revision put them). */
 static const char tp_load_sql[] =
     "COPY (WITH cur AS (SELECT DISTINCT ON (member_id, request_ref) member_id, request_ref, "
-    "revision, op, server_seq, content_hash, round_id FROM tenderpool.revision "
-    "ORDER BY member_id, request_ref, revision DESC), "
-    "moved AS (SELECT member_id, request_ref, round_id, state FROM "
+    "revision, op, server_seq, content_hash, round_id, left(cpv, 8) AS cpv, item_key, unit, "
+    "delivery_zone, currency, quantity, max_unit_price, need_by - date '1970-01-01' AS need_by "
+    "FROM tenderpool.revision ORDER BY member_id, request_ref, revision DESC), "
+    "moved AS (SELECT member_id, request_ref, round_id, state, carries FROM "
     "tenderpool.request_position_of(NULL, coalesce((SELECT array_agg(round_id) FROM "
-    "tenderpool.round WHERE status = 'closed'), '{}'))) "
-    "SELECT c.member_id, c.request_ref, c.revision, c.op, c.server_seq, c.content_hash, "
-    "coalesce(m.round_id, c.round_id), coalesce(m.state, CASE WHEN c.op = 3 THEN 'cancelled' "
-    "ELSE 'open' END) FROM cur c LEFT JOIN moved m USING (member_id, request_ref)) TO STDOUT";
+    "tenderpool.round WHERE status = 'closed'), '{}'))), "
+    "pos AS (SELECT c.*, coalesce(m.round_id, c.round_id) AS now_round, "
+    "coalesce(m.state, CASE WHEN c.op = 3 THEN 'cancelled' ELSE 'open' END) AS state, "
+    "coalesce(m.carries, 0) AS carries FROM cur c LEFT JOIN moved m USING (member_id, "
+    "request_ref)) "
+    "SELECT member_id, request_ref, revision, op, server_seq, content_hash, now_round, state, "
+    "carries, l.* FROM pos LEFT JOIN LATERAL (SELECT cpv, item_key, unit, delivery_zone, "
+    "currency, quantity, max_unit_price, need_by WHERE state IN ('open', 'carried_over')) l "
+    "ON true) TO STDOUT";
 
-int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint32_t nworkers,
-                        char *err, size_t errlen)
+int tp_store_load_state(tp_store_t *st, const tp_store_loader_t *ld, char *err, size_t errlen)
 {
-    /* Identifiers are [A-Za-z0-9._:/-]: COPY text needs no unescaping. The round and state
-     * are where the request stands now (closes carry requests on), as the public view says. */
+    /* Identifiers are [A-Za-z0-9._:/-] and need no unescaping (item keys are unescaped). The
+     * round and state are where the request stands now (closes carry requests on), as the
+     * public view says. */
     PGresult *r = PQexec(st->qconn, tp_load_sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         tp_pg_error(r, st->qconn, "load request state", err, errlen);
@@ -227,7 +277,7 @@ int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint
     char *buf;
     int len, bad = 0;
     while ((len = PQgetCopyData(st->qconn, &buf, 0)) > 0) {
-        if (load_line(ix, buf, worker, nworkers) < 0)
+        if (load_line(ld, buf) < 0)
             bad++;
         PQfreemem(buf);
     }
@@ -290,6 +340,129 @@ int tp_store_close_round(tp_store_t *st, const tp_ipc_close_t *c, int min_member
     if (r == NULL)
         return -1;
     *viable = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+/* Run sql on the query connection; 0, or -1 with last_error. */
+static int qexec(tp_store_t *st, const char *what, const char *sql, int n, const char *const *p)
+{
+    return tp_pg_exec(st->qconn, what, st->last_error, sizeof(st->last_error), sql, n, p);
+}
+
+/* COPY text rows into tenderpool.lot inside the open transaction. */
+static int copy_lots(tp_store_t *st, const char *rows, size_t len)
+{
+    PGresult *r =
+        PQexec(st->qconn, "COPY tenderpool.lot (lot_id, round_id, cpv, item_key, dimension, "
+                          "base_unit, delivery_zone, currency, total_quantity, member_count, "
+                          "request_count, need_by_min, need_by_max, est_value, status) FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        tp_pg_error(r, st->qconn, "COPY lots", st->last_error, sizeof(st->last_error));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    if ((len && PQputCopyData(st->qconn, rows, (int)len) != 1) ||
+        PQputCopyEnd(st->qconn, NULL) != 1) {
+        snprintf(st->last_error, sizeof(st->last_error), "COPY lots: %s",
+                 PQerrorMessage(st->qconn));
+        return -1;
+    }
+    r = PQgetResult(st->qconn);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc)
+        tp_pg_error(r, st->qconn, "COPY lots", st->last_error, sizeof(st->last_error));
+    PQclear(r);
+    while ((r = PQgetResult(st->qconn)) != NULL)
+        PQclear(r);
+    return rc;
+}
+
+int tp_store_close_lots(tp_store_t *st, const tp_ipc_close_t *c, int min_members,
+                        int max_carry_over, const char *rows, size_t len, int *lots)
+{
+    char opens[32], closes[32], minm[16], maxc[16];
+    snprintf(opens, sizeof(opens), "%lld", (long long)c->next_opens);
+    snprintf(closes, sizeof(closes), "%lld", (long long)c->next_closes);
+    snprintf(minm, sizeof(minm), "%d", min_members);
+    snprintf(maxc, sizeof(maxc), "%d", max_carry_over);
+    const char *params[] = {c->round, c->next, opens, closes, minm, maxc};
+    const char *seal[] = {c->round, c->next, minm, maxc};
+    if (qexec(st, "begin close", "BEGIN", 0, NULL) < 0)
+        return -1;
+    /* one transaction: the lots appear all at once, exactly once */
+    PGresult *r = tp_pg_query(st->qconn, "close round", st->last_error, sizeof(st->last_error),
+                              "SELECT tenderpool.close_round_begin($1, $2, "
+                              "to_timestamp($3::bigint), to_timestamp($4::bigint), $5::int, "
+                              "$6::int)",
+                              6, params);
+    if (r == NULL)
+        goto fail;
+    bool closed = !PQgetisnull(r, 0, 0);
+    *lots = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!closed) {
+        if (copy_lots(st, rows, len) < 0)
+            goto fail;
+        r = tp_pg_query(st->qconn, "seal round", st->last_error, sizeof(st->last_error),
+                        "SELECT tenderpool.close_round_seal($1, $2, $3::int, $4::int)", 4, seal);
+        if (r == NULL)
+            goto fail;
+        *lots = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    if (qexec(st, "commit close", "COMMIT", 0, NULL) < 0)
+        return -1;
+    return 0;
+fail:;
+    char keep[sizeof(st->last_error)];
+    snprintf(keep, sizeof(keep), "%s", st->last_error);
+    (void)qexec(st, "rollback close", "ROLLBACK", 0, NULL);
+    snprintf(st->last_error, sizeof(st->last_error), "%s", keep);
+    return -1;
+}
+
+int tp_store_close_result(tp_store_t *st, const char *round, int *viable, int *max_carry_over,
+                          char **hashes, size_t *len)
+{
+    const char *params[] = {round};
+    *hashes = NULL;
+    *len = 0;
+    PGresult *r = tp_pg_query(st->qconn, "closed round", st->last_error, sizeof(st->last_error),
+                              "SELECT max_carry_over FROM tenderpool.round "
+                              "WHERE round_id = $1 AND status = 'closed'",
+                              1, params);
+    if (r == NULL)
+        return -1;
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+        snprintf(st->last_error, sizeof(st->last_error), "round %s is not closed", round);
+        PQclear(r);
+        return -1;
+    }
+    *max_carry_over = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = tp_pg_query(st->qconn, "viable lots", st->last_error, sizeof(st->last_error),
+                    "SELECT right(lot_id, 12) FROM tenderpool.lot "
+                    "WHERE round_id = $1 AND status = 'viable'",
+                    1, params);
+    if (r == NULL)
+        return -1;
+    int n = PQntuples(r);
+    *hashes = xmalloc((size_t)n * 12 + 1);
+    for (int i = 0; i < n; i++) {
+        const char *h = PQgetvalue(r, i, 0);
+        if (PQgetlength(r, i, 0) != 12) {
+            snprintf(st->last_error, sizeof(st->last_error), "lot id without a key hash: %s", h);
+            PQclear(r);
+            free(*hashes);
+            *hashes = NULL;
+            return -1;
+        }
+        memcpy(*hashes + (size_t)i * 12, h, 12);
+    }
+    *viable = n;
+    *len = (size_t)n * 12;
     PQclear(r);
     return 0;
 }

@@ -63,6 +63,8 @@ typedef struct tp_pool_day {
 typedef struct tp_pool_agg {
     tp_pool_key_t key; /* points into this aggregate's own allocation */
     uint64_t hash;     /* FNV-1a 64 of the key: see tp_pool_key_hash */
+    char lot_hash[13]; /* tenderpool.lot_key_hash() of the key: see tp_pool_lot_id */
+    uint8_t mark;      /* free for the owner (the worker marks viable lots at a close) */
     tp_dec_t total;    /* sum of base_quantity, exact */
     tp_dec_t value;    /* sum of quantity * max_unit_price over priced lines, exact */
     uint32_t requests; /* lines in the lot */
@@ -88,12 +90,11 @@ int tp_pool_key_build(tp_pool_key_t *key, const char *round_id, const char *cpv,
  * Stable across processes, restarts and architectures. */
 uint64_t tp_pool_key_hash(const tp_pool_key_t *key);
 
-/* The deterministic lot id "<round_id>-<h>" where h is the first 12 of the 16 lowercase
- * hex digits of tp_pool_key_hash (its top 48 bits). 0, or -1 when the round id is longer
- * than TP_POOL_ROUND_MAX or buflen < TP_POOL_LOT_ID_MAX.
- * NOT the ids stored in tenderpool.lot: those are tenderpool.lot_id() in sql/002_rounds.sql
- * (md5 of the key without the round, as `tenderpool verify` recomputes them). Unify the two
- * before this module writes lots. */
+/* The deterministic lot id "<round_id>-<h>", the id stored in tenderpool.lot: h is
+ * tenderpool.lot_key_hash() (sql/002_rounds.sql), the first 12 lowercase hex digits of the MD5
+ * of cpv, item_key, dimension, base_unit, delivery_zone, currency joined by 0x1f (no round).
+ * 0, or -1 when the key is malformed, the round id is longer than TP_POOL_ROUND_MAX or
+ * buflen < TP_POOL_LOT_ID_MAX. */
 int tp_pool_lot_id(const tp_pool_key_t *key, char *buf, size_t buflen)
     __attribute__((warn_unused_result));
 int tp_pool_agg_lot_id(const tp_pool_agg_t *a, char *buf, size_t buflen)
@@ -114,6 +115,21 @@ int tp_pool_add(tp_pool_t *p, const tp_pool_line_t *line) __attribute__((warn_un
  * (unknown key, member without lines, need_by day absent, total would go negative). */
 int tp_pool_remove(tp_pool_t *p, const tp_pool_line_t *line) __attribute__((warn_unused_result));
 
+/* The aggregate of key, created empty when absent (NULL when the key is malformed). An
+ * aggregate left without lines by a failed tp_pool_agg_add is freed again. */
+tp_pool_agg_t *tp_pool_get(tp_pool_t *p, const tp_pool_key_t *key);
+
+/* The same as tp_pool_add / tp_pool_remove for callers that keep the key's aggregate and a
+ * line's contributions themselves: base_quantity > 0 in the key's base unit, value the line's
+ * quantity * max_unit_price (NULL for a line without a price). tp_pool_agg_remove frees the
+ * aggregate when its last line leaves (a is then invalid). 0, or -1 and nothing changed. */
+int tp_pool_agg_add(tp_pool_t *p, tp_pool_agg_t *a, const char *member_id,
+                    const tp_dec_t *base_quantity, const tp_dec_t *value, int32_t need_by)
+    __attribute__((warn_unused_result));
+int tp_pool_agg_remove(tp_pool_t *p, tp_pool_agg_t *a, const char *member_id,
+                       const tp_dec_t *base_quantity, const tp_dec_t *value, int32_t need_by)
+    __attribute__((warn_unused_result));
+
 /* Number of aggregates (open lots) in the pool. */
 size_t tp_pool_count(const tp_pool_t *p);
 
@@ -122,7 +138,7 @@ const tp_pool_agg_t *tp_pool_find(const tp_pool_t *p, const tp_pool_key_t *key);
 
 /* Calls fn for each aggregate of round_id (every round when NULL) in ascending lot id order
  * (strcmp). Stops at the first non-zero return of fn and returns it. Returns -1 without
- * calling fn when two aggregates would share a lot id (a 48-bit hash collision). fn must not
+ * calling fn when two aggregates would share a lot id (a collision of 48 bits of MD5). fn must not
  * modify the pool. */
 typedef int (*tp_pool_fn)(const tp_pool_agg_t *a, void *ctx);
 int tp_pool_foreach(const tp_pool_t *p, const char *round_id, tp_pool_fn fn, void *ctx)

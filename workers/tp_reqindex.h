@@ -5,13 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One entry per (member, request_ref) this worker has seen: ~48 bytes + the ref text. */
+/* One entry per (member, request_ref) this worker has seen: 48 bytes + the ref text. */
 typedef struct tp_reqent {
-    uint64_t hash;         /* of (member, ref); 0 = empty slot */
     uint64_t server_seq;   /* of the latest stored revision */
     uint64_t content_hash; /* of the latest stored revision's envelope */
     char *ref;             /* owned */
+    uint32_t hash;         /* of (member, ref); 0 = empty slot */
     uint32_t member;       /* interned member index */
+    uint32_t line;         /* its line in the open pool (tp_lines), 0 = none (not open) */
     uint32_t revision;     /* latest stored revision; 0 = not stored (undone) */
     uint32_t round;        /* interned round index */
     uint8_t op;            /* tp_op_t of the latest revision */
@@ -37,6 +38,10 @@ uint32_t tp_reqindex_member(tp_reqindex_t *ix, const char *member_id);
 const char *tp_reqindex_member_name(const tp_reqindex_t *ix, uint32_t member);
 uint32_t tp_reqindex_round(tp_reqindex_t *ix, const char *round_id);
 const char *tp_reqindex_round_name(const tp_reqindex_t *ix, uint32_t round);
+
+/* Calls fn for every entry (in table order); fn may modify the entry, not the index. */
+typedef void (*tp_reqindex_fn)(tp_reqent_t *e, void *ctx);
+void tp_reqindex_foreach(tp_reqindex_t *ix, tp_reqindex_fn fn, void *ctx);
 
 /* Find the entry for (member, ref); NULL when absent. */
 tp_reqent_t *tp_reqindex_find(tp_reqindex_t *ix, uint32_t member, const char *ref);

@@ -14,6 +14,7 @@
 #include "tp_cpv.h"
 #include "tp_ipc.h"
 #include "tp_decimal.h"
+#include "tp_pool.h"
 #include "tp_reqindex.h"
 
 typedef enum tp_commit_state {
@@ -72,9 +73,19 @@ int tp_store_cpv_count(tp_store_t *st, long *count) __attribute__((warn_unused_r
 int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Rebuild ix from the stored history: the latest revision of every request this worker owns. */
-int tp_store_load_state(tp_store_t *st, tp_reqindex_t *ix, uint32_t worker, uint32_t nworkers,
-                        char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Where a state load puts what it reads: the index of the requests `worker` of `nworkers`
+ * owns and, through `line` (may be NULL), the line of each open or carried-over one
+ * (its key in the round it is now in, carried `carries` times; 0 or -1). */
+typedef struct tp_store_loader {
+    tp_reqindex_t *ix;
+    uint32_t worker, nworkers;
+    int (*line)(void *ctx, tp_reqent_t *e, const tp_pool_line_t *line, int carries);
+    void *ctx;
+} tp_store_loader_t;
+
+/* Rebuild the loader's index from the stored history: the latest revision of every request. */
+int tp_store_load_state(tp_store_t *st, const tp_store_loader_t *ld, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* The stored revision `revision` of (member, ref): 1 found, 0 absent, -1 error. */
 int tp_store_revision_lookup(tp_store_t *st, const char *member, const char *ref, uint32_t revision,
@@ -96,6 +107,20 @@ int tp_store_open_rounds(tp_store_t *st, tp_round_span_t *oldest, tp_round_span_
 int tp_store_close_round(tp_store_t *st, const tp_ipc_close_t *c, int min_members,
                          int max_carry_over, int *lots, int *viable)
     __attribute__((warn_unused_result));
+
+/* Close c->round from lot rows computed in memory: COPY text rows for tenderpool.lot (lot_id,
+ * round_id, cpv, item_key, dimension, base_unit, delivery_zone, currency, total_quantity,
+ * member_count, request_count, need_by_min, need_by_max, est_value, status), between
+ * tenderpool.close_round_begin and close_round_seal, in one transaction. A round already
+ * closed is left as it is (*lots: its lot count). */
+int tp_store_close_lots(tp_store_t *st, const tp_ipc_close_t *c, int min_members,
+                        int max_carry_over, const char *rows, size_t len, int *lots)
+    __attribute__((warn_unused_result));
+
+/* What a closed round decided, as stored: its viable lots' key hashes (12 bytes each,
+ * *hashes malloc'd) and the max_carry_over it used. */
+int tp_store_close_result(tp_store_t *st, const char *round, int *viable, int *max_carry_over,
+                          char **hashes, size_t *len) __attribute__((warn_unused_result));
 
 /* Start committing buf (must stay alive until the commit ends). */
 int tp_store_commit_begin(tp_store_t *st, const tp_copybuf_t *buf)

@@ -11,6 +11,8 @@
 #include "tp_config.h"
 #include "tp_cpv.h"
 #include "tp_ipc.h"
+#include "tp_lines.h"
+#include "tp_pool.h"
 #include "tp_reqindex.h"
 #include "tp_store.h"
 #include "tp_validate.h"
@@ -73,6 +75,9 @@ typedef struct tp_worker {
     bool stopping;
     tp_store_t store;
     tp_reqindex_t *ix;
+    tp_pool_t *pool;   /* running aggregates of the open requests it owns (pooling.c) */
+    tp_lines_t lines;  /* their lines, for exact amend/cancel/carry */
+    bool pool_inexact; /* a pool update failed: closes recompute from the database */
     tp_cpv_set_t *cpv;
     tp_group_t groups[2];
     int building;    /* index of the group being filled */
@@ -142,6 +147,25 @@ void tp_worker_fail_group(tp_worker_t *w, tp_group_t *g, const char *code, const
  * unique violation): commit the rows that PostgreSQL takes, reject the ones it refuses. */
 bool tp_worker_isolatable(const tp_store_t *st);
 void tp_worker_isolate(tp_worker_t *w);
+
+/* pooling.c: the running aggregates. Reset empties them (before a state load). */
+void tp_worker_pool_reset(tp_worker_t *w);
+/* Pool a stored line of e (its key, unit, quantity, price, need_by; member from e) carried
+ * `carries` times. 0, or -1 (the pool is marked inexact). */
+int tp_worker_pool_load(tp_worker_t *w, tp_reqent_t *e, const tp_pool_line_t *line, int carries);
+/* Take e's line out of its lot (amend, cancel). */
+void tp_worker_pool_detach(tp_worker_t *w, tp_reqent_t *e);
+/* A write of item it is committed: its line replaces the request's previous one. */
+void tp_worker_pool_committed(tp_worker_t *w, const tp_item_t *it);
+/* This worker's packed partial aggregates of round (READY tail; *out malloc'd). -1 when the
+ * pool is inexact or packing failed. */
+int tp_worker_pool_partials(tp_worker_t *w, const char *round, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+/* The close c committed with these viable lot hashes (12 bytes each): move this worker's
+ * requests of c->round on (pooled, carried over, unpooled) as the database walk does.
+ * -1 when that cannot be done exactly (the caller reloads instead). */
+int tp_worker_pool_apply_close(tp_worker_t *w, const tp_ipc_close_t *c, const void *viable,
+                               size_t len) __attribute__((warn_unused_result));
 
 /* status.c: answer one StatusQuery from the committed state. */
 void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void *payload,

@@ -81,13 +81,21 @@ static int load_open_round(tp_worker_t *w)
     return 0;
 }
 
+static int load_pool_line(void *ctx, tp_reqent_t *e, const tp_pool_line_t *line, int carries)
+{
+    return tp_worker_pool_load(ctx, e, line, carries);
+}
+
 int tp_worker_reload_state(tp_worker_t *w)
 {
     char err[512];
     tp_reqindex_destroy(&w->ix);
     w->ix = tp_reqindex_new();
+    tp_worker_pool_reset(w);
     int64_t t0 = tp_mono_ms();
-    if (tp_store_load_state(&w->store, w->ix, w->index, w->count, err, sizeof(err)) < 0) {
+    tp_store_loader_t ld = {
+        .ix = w->ix, .worker = w->index, .nworkers = w->count, .line = load_pool_line, .ctx = w};
+    if (tp_store_load_state(&w->store, &ld, err, sizeof(err)) < 0) {
         db_complain(w, err);
         return -1;
     }
@@ -99,8 +107,8 @@ int tp_worker_reload_state(tp_worker_t *w)
         w->closing_idx = tp_reqindex_round(w->ix, w->close_info.round);
     w->listed_round[0] = '\0';
     w->ensured_round[0] = '\0';
-    tp_info("%zu requests loaded in %lld ms", tp_reqindex_count(w->ix),
-            (long long)(tp_mono_ms() - t0));
+    tp_info("%zu requests loaded in %lld ms (%zu open in %zu lots)", tp_reqindex_count(w->ix),
+            (long long)(tp_mono_ms() - t0), w->lines.live, tp_pool_count(w->pool));
     return 0;
 }
 

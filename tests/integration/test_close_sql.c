@@ -364,7 +364,63 @@ Test(close_sql, migrate_twice_is_idempotent)
     cr_expect(strstr(out, "schema is current") != NULL, "%s", out);
     rc = tp_test_run(out, sizeof(out), CLI " migrate -c %s 2>&1", conf.conf);
     cr_assert_eq(rc, 0, "%s", out);
-    expect_value("2", "SELECT max(version) FROM tenderpool.schema_migration");
+    char files[64];
+    cr_assert_eq(tp_test_run(files, sizeof(files), "ls '%s'/sql/[0-9][0-9][0-9]_*.sql | wc -l",
+                             TP_TEST_SOURCE_DIR),
+                 0);
+    files[strcspn(files, "\n")] = '\0';
+    expect_value(files, "SELECT max(version) FROM tenderpool.schema_migration");
     expect_value("16", "SELECT count(*) FROM information_schema.columns"
                        " WHERE table_schema = 'tenderpool' AND table_name = 'lots'");
+}
+
+/* The two steps workers use when they bring the lots from memory (sql/003_close_lots.sql). */
+static PGresult *begin_seal(const char *lot_row, int min_members)
+{
+    sql("BEGIN");
+    expect_value("proceed", "SELECT coalesce(tenderpool.close_round_begin('R1', 'R2', '2026-01-12',"
+                            " '2026-01-19', 3, 2)::text, 'proceed')");
+    if (lot_row)
+        sql("INSERT INTO tenderpool.lot (lot_id, round_id, cpv, item_key, dimension, base_unit,"
+            " delivery_zone, currency, total_quantity, member_count, request_count,"
+            " need_by_min, need_by_max, est_value, status) VALUES %s",
+            lot_row);
+    char q[256];
+    snprintf(q, sizeof(q), "SELECT tenderpool.close_round_seal('R1', 'R2', %d, 2)", min_members);
+    return PQexec(pg, q);
+}
+
+Test(close_sql, seal_takes_consistent_lots_and_refuses_others)
+{
+    add_round(1);
+    const char *good = "(tenderpool.lot_id('R1', '18424000', 'g', 'count', 'C62', 'FR-75', 'EUR'),"
+                       " 'R1', '18424000', 'g', 'count', 'C62', 'FR-75', 'EUR', 12, 3, 4,"
+                       " '2026-03-01', '2026-03-02', NULL, 'viable')";
+    PGresult *r = begin_seal(good, 3);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    cr_expect_str_eq(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+    sql("COMMIT");
+    expect_value("closed 2 R2", "SELECT status || ' ' || max_carry_over || ' ' || next_round_id"
+                                " FROM tenderpool.round WHERE round_id = 'R1'");
+    expect_value("1", "SELECT tenderpool.close_round_begin('R1', 'R2', '2026-01-12',"
+                      " '2026-01-19', 3, 2)");
+
+    /* a lot whose status disagrees with min_members, or whose id is not its key's */
+    tp_test_reset_db();
+    add_round(1);
+    r = begin_seal(good, 4);
+    cr_expect_eq(PQresultStatus(r), PGRES_FATAL_ERROR, "viable with 3 of 4 members");
+    cr_expect(strstr(PQresultErrorMessage(r), "inconsistent") != NULL, "%s",
+              PQresultErrorMessage(r));
+    PQclear(r);
+    sql("ROLLBACK");
+    r = begin_seal("('R1-000000000000', 'R1', '18424000', 'g', 'count', 'C62', 'FR-75', 'EUR',"
+                   " 12, 3, 4, '2026-03-01', '2026-03-02', NULL, 'viable')",
+                   3);
+    cr_expect_eq(PQresultStatus(r), PGRES_FATAL_ERROR, "a lot id that is not its key's");
+    PQclear(r);
+    sql("ROLLBACK");
+    expect_value("open", "SELECT status FROM tenderpool.round WHERE round_id = 'R1'");
+    expect_value("0", "SELECT count(*) FROM tenderpool.lot");
 }

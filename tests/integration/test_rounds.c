@@ -337,3 +337,159 @@ Test(rounds, amend_of_a_round_whose_close_failed_waits_for_the_close)
     cr_expect_eq(unclosed_differences(round), 0);
     free(round);
 }
+
+/* ---- a mixed workload over three closes, checked against `tenderpool verify` ---- */
+
+typedef struct mixref {
+    char member[8], ref[16], qty[16], price[16], need_by[11];
+    int revision, kind; /* kind: index in mix_kinds */
+    bool cancelled;
+} mixref_t;
+
+static const struct {
+    const char *cpv, *item, *unit;
+} mix_kinds[] = {
+    {"18424300", "GLOVE-M", "H87"},    {"18424300", "GLOVE-M", "DZN"},
+    {"18424300", "GLOVE-M", "C62"},    {"24111700", "N2-5.0", "TNE"},
+    {"24111700", "N2-5.0", "KGM"},     {"24111700", "N2-5.0", "GRM"},
+    {"03111000", "SEED-WHEAT", "KGM"}, {"33141000", "SWAB", "BX"},
+};
+#define MIX_KINDS (sizeof(mix_kinds) / sizeof(mix_kinds[0]))
+
+static uint32_t mix_rand(uint32_t *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (*s >> 8) & 0xffffff;
+}
+
+static void mix_fill(mixref_t *r, uint32_t *s)
+{
+    r->kind = (int)(mix_rand(s) % MIX_KINDS);
+    snprintf(r->qty, sizeof(r->qty), "%u%s", 1 + mix_rand(s) % 900,
+             mix_rand(s) % 3 == 0 && strcmp(mix_kinds[r->kind].unit, "H87") != 0 &&
+                     strcmp(mix_kinds[r->kind].unit, "C62") != 0
+                 ? ".5"
+                 : "");
+    if (mix_rand(s) % 2)
+        snprintf(r->price, sizeof(r->price), "%u.%02u", mix_rand(s) % 50, mix_rand(s) % 100);
+    else
+        r->price[0] = '\0';
+    tp_test_date(r->need_by, 20 + (int)(mix_rand(s) % 60));
+}
+
+static tp_test_item_t mix_item(const mixref_t *r, const char *op)
+{
+    tp_test_item_t it = line(r->member, r->ref, mix_kinds[r->kind].cpv, mix_kinds[r->kind].item,
+                             r->qty, mix_kinds[r->kind].unit);
+    it.op = op;
+    it.revision = (uint32_t)r->revision;
+    it.need_by = r->need_by;
+    it.max_unit_price = r->price[0] ? r->price : NULL;
+    return it;
+}
+
+/* Sends items in batches of 50; returns how many were ACCEPTED (others: ROUND_CLOSED). */
+static int mix_send(const tp_test_item_t *it, size_t n)
+{
+    int accepted = 0;
+    for (size_t off = 0; off < n; off += 50) {
+        size_t k = n - off < 50 ? n - off : 50;
+        Tenderpool__V1__ServerMessage *sm;
+        Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it + off, k, &sm);
+        for (size_t i = 0; i < k; i++) {
+            Tenderpool__V1__Ack *a = ba->acks[i];
+            bool closed = a->status == TENDERPOOL__V1__STATUS__STATUS_REJECTED &&
+                          strcmp(a->error_code, "ROUND_CLOSED") == 0;
+            cr_assert(a->status == TENDERPOOL__V1__STATUS__STATUS_ACCEPTED || closed,
+                      "%s/%s: %s %s %s", it[off + i].member_id, it[off + i].request_ref,
+                      tp_test_status_name(a->status), a->error_code, a->detail);
+            accepted += a->status == TENDERPOOL__V1__STATUS__STATUS_ACCEPTED;
+        }
+        tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    }
+    return accepted;
+}
+
+/* Submits n new refs from k, then amends (new kind, quantity, price) or cancels about a third
+ * of all refs so far. */
+static void mix_round(mixref_t *refs, int *nrefs, int n, uint32_t *s)
+{
+    tp_test_item_t *it = calloc((size_t)(n + *nrefs), sizeof(*it));
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        mixref_t *r = &refs[(*nrefs)++];
+        snprintf(r->member, sizeof(r->member), "mx%u", mix_rand(s) % 5);
+        snprintf(r->ref, sizeof(r->ref), "r-%d", *nrefs);
+        r->revision = 1;
+        mix_fill(r, s);
+        it[k++] = mix_item(r, "submit");
+    }
+    cr_assert_eq(mix_send(it, (size_t)k), k);
+    k = 0;
+    for (int i = 0; i < *nrefs; i++) {
+        mixref_t *r = &refs[i];
+        if (r->cancelled || mix_rand(s) % 3 != 0)
+            continue;
+        r->revision++;
+        if (mix_rand(s) % 5 == 0) {
+            r->cancelled = true;
+            it[k] = line(r->member, r->ref, NULL, NULL, NULL, NULL);
+            it[k].op = "cancel";
+            it[k].revision = (uint32_t)r->revision;
+            it[k++].reason = "no longer needed";
+        } else {
+            mix_fill(r, s);
+            it[k++] = mix_item(r, "amend");
+        }
+    }
+    mix_send(it, (size_t)k); /* pooled or unpooled ones answer ROUND_CLOSED */
+    free(it);
+}
+
+static void mix_close_and_verify(void)
+{
+    char *round = open_round();
+    cr_assert_not_null(round);
+    char out[4096];
+    cr_assert_eq(close_current(out, sizeof(out)), 0, "close-current: %s", out);
+    cr_assert_eq(tp_test_run(out, sizeof(out), "%s/tenderpool verify --round %s -c %s 2>&1",
+                             TP_TEST_BIN_DIR, round, daemon_.conf),
+                 0, "verify of %s: %s", round, out);
+    free(round);
+}
+
+Test(rounds, mixed_workload_over_three_closes_matches_verify, .timeout = 120)
+{
+    mixref_t refs[400];
+    int n = 0;
+    uint32_t seed = 20261126;
+    mix_round(refs, &n, 150, &seed);
+    tp_test_item_t solo = line("mx-solo", "solo-1", "03111000", "SEED-RYE", "5", "KGM");
+    send_all(&solo, 1); /* alone on its item: carried twice, then unpooled */
+    mix_close_and_verify();
+    /* worker 1 restarts between closes: it rebuilds its aggregates (carried lines included)
+     * from the database */
+    char out[256];
+    char log[512];
+    snprintf(log, sizeof(log), "%s/daemon.log", daemon_.dir);
+    cr_assert_eq(
+        tp_test_run(out, sizeof(out), "pkill -KILL -P %d -f -- '--index 1 '", (int)daemon_.pid), 0);
+    for (int i = 0;
+         i < 100 &&
+         tp_test_run(NULL, 0, "test $(grep -c 'worker 1 (pid .*) ready' '%s') -ge 2", log) != 0;
+         i++)
+        usleep(100000);
+    mix_round(refs, &n, 100, &seed);
+    mix_close_and_verify();
+    mix_round(refs, &n, 60, &seed);
+    mix_close_and_verify();
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.requests"
+                                     " WHERE state = 'unpooled' AND request_ref = 'solo-1'"),
+                 1, "the lonely request reaches the carry limit");
+    cr_expect_gt(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.lots"
+                                     " WHERE status = 'viable'"),
+                 0);
+    cr_expect_eq(tp_test_run(NULL, 0, "grep -q 'recomputing' '%s'", log), 1,
+                 "every close used the workers' aggregates");
+    cr_expect_eq(tp_test_run(NULL, 0, "grep -q 'carried over to' '%s'", log), 0);
+}
