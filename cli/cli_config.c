@@ -41,6 +41,12 @@ static int match_opt(const tp_cli_opt_t *o, int argc, char **argv, int *i)
 {
     size_t n = strlen(o->name);
     const char *a = argv[*i];
+    if (strcmp(o->name, "--json") == 0) { /* the one flag (no value) */
+        if (strcmp(a, o->name) != 0)
+            return 0;
+        *o->value = "1";
+        return 1;
+    }
     if (strcmp(a, o->name) == 0 && *i + 1 < argc) {
         *o->value = argv[++*i];
         return 1;

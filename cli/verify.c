@@ -17,7 +17,9 @@
  * a request's position is its highest revision among the rounds replayed so far; each round's
  * lots group the requests positioned in it; requests of a lot below min_members move to the
  * next round (at most max_carry_over times). Nothing is read from tenderpool.lot, the views or
- * the SQL functions except the stored lots of R, which are what is compared. Lot ids hash the
+ * the SQL functions except the stored lots of R, which are what is compared, and the
+ * operator's withdrawals (tenderpool.lot_withdrawal: a withdrawn lot's requests carry over to
+ * the round recorded there, as a below-threshold lot's do to the next). Lot ids hash the
  * key with MD5 (common/md5.c: a plain RFC 1321 digest, checked against known vectors). */
 
 #define SEP "\x1f"
@@ -70,6 +72,9 @@ typedef struct verify_ctx {
     int nreqs;
     vlot_t *lots; /* of the target round */
     int nlots;
+    char **wd_lots; /* withdrawn lots, and the round index their requests went to */
+    int *wd_to;     /* -1: a round newer than R */
+    int nwd;
     int diffs;
     char err[2048];
 } verify_ctx_t;
@@ -314,6 +319,33 @@ static void lot_add_line(verify_ctx_t *ctx, vlot_t *lot, const vrev_t *v)
     }
 }
 
+/* The withdrawals, with their target rounds as replay indices. */
+static int load_withdrawals(verify_ctx_t *ctx)
+{
+    PGresult *r = tp_pg_query(ctx->pg, "read tenderpool.lot_withdrawal", ctx->err, sizeof(ctx->err),
+                              "SELECT lot_id, carried_to FROM tenderpool.lot_withdrawal", 0, NULL);
+    if (r == NULL)
+        return -1;
+    ctx->nwd = PQntuples(r);
+    ctx->wd_lots = xcalloc((size_t)ctx->nwd + 1, sizeof(*ctx->wd_lots));
+    ctx->wd_to = xcalloc((size_t)ctx->nwd + 1, sizeof(*ctx->wd_to));
+    for (int i = 0; i < ctx->nwd; i++) {
+        ctx->wd_lots[i] = xstrdup(PQgetvalue(r, i, 0));
+        ctx->wd_to[i] = round_index(ctx, PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* -2 when lot was not withdrawn, else the replay index its requests went to (-1: newer). */
+static int withdrawn_to(const verify_ctx_t *ctx, const char *lot)
+{
+    for (int i = 0; i < ctx->nwd; i++)
+        if (strcmp(ctx->wd_lots[i], lot) == 0)
+            return ctx->wd_to[i];
+    return -2;
+}
+
 /* Lots of round ri from the requests positioned in it; then carry or settle those requests. */
 static void close_round(verify_ctx_t *ctx, int ri)
 {
@@ -340,10 +372,11 @@ static void close_round(verify_ctx_t *ctx, int ri)
                 lot.members++;
         }
         lot.viable = lot.members >= rd->min_members;
-        for (int j = s; j < e && !lot.viable; j++) {
+        int wd = lot.viable ? withdrawn_to(ctx, lot.id) : -2;
+        for (int j = s; j < e && (!lot.viable || wd != -2); j++) {
             vreq_t *q = &ctx->reqs[idx[j]];
-            if (q->carries < rd->max_carry && rd->next_id != NULL) {
-                q->pos = rd->next; /* -1 when the next round is newer than R */
+            if (q->carries < rd->max_carry && (wd != -2 || rd->next_id != NULL)) {
+                q->pos = wd != -2 ? wd : rd->next; /* -1 when that round is newer than R */
                 q->carries++;
             }
         }
@@ -478,6 +511,10 @@ static void verify_ctx_clear(verify_ctx_t *ctx)
     }
     free(ctx->reqs);
     free(ctx->lots);
+    for (int i = 0; i < ctx->nwd; i++)
+        free(ctx->wd_lots[i]);
+    free(ctx->wd_lots);
+    free(ctx->wd_to);
     if (ctx->pg != NULL)
         PQfinish(ctx->pg);
 }
@@ -509,7 +546,7 @@ int tp_cmd_verify(int argc, char **argv)
         verify_ctx_clear(&ctx);
         return 2;
     }
-    if (load_revisions(&ctx) < 0)
+    if (load_revisions(&ctx) < 0 || load_withdrawals(&ctx) < 0)
         goto fail;
     for (int ri = 0; ri <= ctx.target; ri++) {
         apply_revisions(&ctx, ri);

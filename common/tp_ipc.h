@@ -25,6 +25,11 @@
  *   CLOSE_COMMIT sup->w0      payload tp_ipc_close_t: every worker is ready: commit the lots;
  *                             `partial` set when every worker sent partials, followed by
  *                             [u32 length][a worker's READY tail] per worker
+ *   CONTROL_REPLY w0->sup     payload: reply text for the waiting control client; with
+ *                             TP_IPC_F_RELOAD the supervisor then sends RELOAD to every worker
+ *   RELOAD       sup->worker  no payload: reload the request state from the database (after
+ *                             an operator change such as a withdrawn lot)
+ *   HEARTBEAT payload (optional): tp_ipc_beat_t, the worker's figures for `tenderpool status`
  *   CLOSE_DONE   w0->sup->all payload tp_ipc_close_t: committed (or failed: `error`); with
  *                             `partial` set, followed by the 12-byte lot hashes of the viable
  *                             lots: workers move their requests on in memory, else reload */
@@ -40,9 +45,20 @@ typedef enum tp_ipc_type {
     TP_IPC_CLOSE_READY = 9,
     TP_IPC_CLOSE_COMMIT = 10,
     TP_IPC_CLOSE_DONE = 11,
+    TP_IPC_CONTROL_REPLY = 12,
+    TP_IPC_RELOAD = 13,
 } tp_ipc_type_t;
 
-#define TP_IPC_TYPE_MAX TP_IPC_CLOSE_DONE
+#define TP_IPC_TYPE_MAX TP_IPC_RELOAD
+
+/* A worker's figures, sent with each HEARTBEAT. */
+typedef struct tp_ipc_beat {
+    uint64_t requests; /* requests in its index (every state) */
+    uint64_t open;     /* open or carried-over requests pooled in memory */
+    uint64_t lots;     /* aggregates (open lots) in memory */
+    uint64_t accepted; /* revisions accepted since it started */
+    uint64_t commits;  /* group commits since it started */
+} tp_ipc_beat_t;
 
 /* The round being closed and the one that follows it. */
 typedef struct tp_ipc_close {
@@ -66,6 +82,7 @@ int tp_ipc_close_read(const void *data, size_t len, tp_ipc_close_t *out, const v
 
 #define TP_IPC_MAGIC 0x54504331u /* "TPC1": both ends of one build */
 #define TP_IPC_F_WHOLE 0x1u      /* the worker owns every item: reply is a full ServerMessage */
+#define TP_IPC_F_RELOAD 0x2u     /* CONTROL_REPLY: every worker must reload its state */
 
 typedef struct tp_ipc_hdr {
     uint32_t magic;

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include <zmq.h>
 
@@ -83,6 +87,81 @@ static void start_close_request(tp_supervisor_t *s, const uint8_t *id, size_t id
     s->close.requested_ms = tp_sup_now_ms();
 }
 
+/* "withdraw <lot> [reason]": worker 0 withdraws the lot between closes, then every worker
+ * reloads its state (the lot's requests move on to the open round). */
+static void start_withdraw(tp_supervisor_t *s, const uint8_t *id, size_t idlen, const char *cmd,
+                           size_t len)
+{
+    if (s->close.active || s->close.client_len || s->ctl_client_len) {
+        reply_control(s, id, idlen, "error: a close or another command is running; try again");
+        return;
+    }
+    if (!s->w[0].ready || s->draining) {
+        reply_control(s, id, idlen, "error: not accepting commands now (starting or stopping)");
+        return;
+    }
+    if (tp_sup_send_worker(s, 0, TP_IPC_CONTROL, 0, cmd, len) < 0) {
+        reply_control(s, id, idlen, "error: worker 0 unavailable");
+        return;
+    }
+    memcpy(s->ctl_client, id, idlen);
+    s->ctl_client_len = idlen;
+}
+
+void tp_control_reply_message(tp_supervisor_t *s, const tp_ipc_hdr_t *h, const void *payload,
+                              size_t len)
+{
+    char msg[1024];
+    size_t n = len < sizeof(msg) - 1 ? len : sizeof(msg) - 1;
+    memcpy(msg, payload, n);
+    msg[n] = '\0';
+    if (h->flags & TP_IPC_F_RELOAD)
+        for (uint32_t i = 0; i < (uint32_t)s->cfg.worker_count; i++)
+            if (s->w[i].ready && tp_sup_send_worker(s, i, TP_IPC_RELOAD, 0, NULL, 0) < 0)
+                tp_warn("cannot tell worker %u to reload", i);
+    tp_notice("%s", msg);
+    if (s->ctl_client_len)
+        reply_control(s, s->ctl_client, s->ctl_client_len, msg);
+    s->ctl_client_len = 0;
+}
+
+static json_t *close_json(const tp_ipc_close_t *c, int64_t at)
+{
+    if (c->round[0] == '\0')
+        return json_null();
+    return json_pack("{s:s, s:s, s:i, s:i, s:I, s:s?, s:I}", "round", c->round, "next", c->next,
+                     "lots", c->lots, "viable", c->viable, "took_ms", (json_int_t)c->took_ms,
+                     "error", c->error[0] ? c->error : NULL, "at", (json_int_t)at);
+}
+
+/* "status": the supervisor's view as one JSON object (tenderpool status renders it). */
+static void reply_status(tp_supervisor_t *s, const uint8_t *id, size_t idlen)
+{
+    json_t *workers = json_array();
+    for (uint32_t i = 0; i < (uint32_t)s->cfg.worker_count; i++) {
+        const tp_wproc_t *w = &s->w[i];
+        json_array_append_new(
+            workers,
+            json_pack("{s:i, s:i, s:b, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "index", (int)i, "pid",
+                      (int)w->pid, "ready", w->ready, "restarts",
+                      w->starts > 0 ? (int)w->starts - 1 : 0, "crashes_in_a_row", w->crashes,
+                      "requests", (json_int_t)w->beat.requests, "open_requests",
+                      (json_int_t)w->beat.open, "open_lots", (json_int_t)w->beat.lots, "accepted",
+                      (json_int_t)w->beat.accepted, "commits", (json_int_t)w->beat.commits));
+    }
+    json_t *o =
+        json_pack("{s:s, s:i, s:I, s:s, s:b, s:I, s:I, s:o, s:s?, s:o}", "daemon", "running", "pid",
+                  (int)getpid(), "started_at", (json_int_t)s->started_at, "intake",
+                  s->cfg.intake_endpoint, "draining", s->draining, "in_flight_items",
+                  (json_int_t)s->in_flight_items, "messages", (json_int_t)s->n_messages, "workers",
+                  workers, "closing", s->close.active ? s->close.info.round : NULL, "last_close",
+                  close_json(&s->last_close, s->last_close_at));
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    reply_control(s, id, idlen, text ? text : "error: cannot build the status");
+    free(text);
+    json_decref(o);
+}
+
 void tp_control_message(tp_supervisor_t *s)
 {
     zmq_msg_t idm, cm;
@@ -94,17 +173,22 @@ void tp_control_message(tp_supervisor_t *s)
     uint8_t id[256];
     size_t idlen = zmq_msg_size(&idm) < sizeof(id) ? zmq_msg_size(&idm) : sizeof(id);
     memcpy(id, zmq_msg_data(&idm), idlen);
-    char cmd[64];
+    char cmd[512];
     size_t n = zmq_msg_size(&cm) < sizeof(cmd) - 1 ? zmq_msg_size(&cm) : sizeof(cmd) - 1;
     memcpy(cmd, zmq_msg_data(&cm), n);
     cmd[n] = '\0';
-    tp_info("control: %s", cmd);
+    tp_info("control: %.*s", (int)strcspn(cmd, "\n"), cmd);
     if (strcmp(cmd, "close-current") == 0)
         start_close_request(s, id, idlen);
     else if (strcmp(cmd, "ping") == 0)
         reply_control(s, id, idlen, "pong");
+    else if (strcmp(cmd, "status") == 0)
+        reply_status(s, id, idlen);
+    else if (strncmp(cmd, "withdraw ", 9) == 0)
+        start_withdraw(s, id, idlen, cmd, n);
     else
-        reply_control(s, id, idlen, "error: unknown command (known: close-current, ping)");
+        reply_control(s, id, idlen,
+                      "error: unknown command (known: close-current, status, withdraw, ping)");
 out:
     zmq_msg_close(&idm);
     zmq_msg_close(&cm);
@@ -177,6 +261,10 @@ static void finish(tp_supervisor_t *s, const tp_ipc_close_t *c)
         tp_notice("%s", msg);
     if (s->close.client_len)
         reply_control(s, s->close.client, s->close.client_len, msg);
+    if (c->round[0]) {
+        s->last_close = *c;
+        s->last_close_at = (int64_t)time(NULL);
+    }
     drop_parts(s);
     memset(&s->close, 0, sizeof(s->close));
 }
@@ -253,6 +341,11 @@ void tp_control_worker_lost(tp_supervisor_t *s, uint32_t worker)
     free(s->close.parts[worker]);
     s->close.parts[worker] = NULL;
     s->close.part_len[worker] = 0;
+    if (worker == 0 && s->ctl_client_len) {
+        reply_control(s, s->ctl_client, s->ctl_client_len,
+                      "error: worker 0 stopped before answering; check the result and try again");
+        s->ctl_client_len = 0;
+    }
     if (worker != 0 || (!s->close.active && !s->close.client_len))
         return;
     tp_ipc_close_t c = s->close.info;

@@ -426,6 +426,12 @@ void tp_route_worker_message(tp_supervisor_t *s)
         }
         break;
     case TP_IPC_HEARTBEAT:
+        if (zmq_msg_size(&pm) == sizeof(wp->beat))
+            memcpy(&wp->beat, zmq_msg_data(&pm), sizeof(wp->beat));
+        break;
+    case TP_IPC_CONTROL_REPLY:
+        if (h.worker == 0)
+            tp_control_reply_message(s, &h, zmq_msg_data(&pm), zmq_msg_size(&pm));
         break;
     case TP_IPC_CLOSE_BEGIN:
     case TP_IPC_CLOSE_READY:

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -261,6 +262,7 @@ static void shutdown_all(tp_supervisor_t *s)
 int tp_supervisor_run(tp_supervisor_t *s)
 {
     s->free_head = -1;
+    s->started_at = (int64_t)time(NULL);
     s->zctx = zmq_ctx_new();
     if (setup_signals(s) < 0 || setup_worker_socket(s) < 0) {
         shutdown_all(s);

@@ -20,6 +20,8 @@ typedef struct tp_wproc {
     int backoff_ms;
     int crashes;          /* crashes since the last stable run */
     int64_t last_seen_ms; /* last HELLO/HEARTBEAT/reply */
+    tp_ipc_beat_t beat;   /* its figures at its last HEARTBEAT */
+    uint32_t starts;      /* processes started for this slot (restarts = starts - 1) */
 } tp_wproc_t;
 
 /* A client message waiting for its workers' answers. */
@@ -64,6 +66,12 @@ typedef struct tp_supervisor {
     void *wsock;   /* ROUTER, workers */
     void *control; /* ROUTER, operator commands (tenderpool rounds close-current) */
     tp_close_state_t close;
+    tp_ipc_close_t last_close; /* the last close's outcome (round "" when none yet) */
+    int64_t last_close_at;     /* unix seconds */
+    /* a control client waiting for worker 0's CONTROL_REPLY (withdraw), len 0: none */
+    uint8_t ctl_client[256];
+    size_t ctl_client_len;
+    int64_t started_at; /* unix seconds */
     int sigfd;
     bool draining;
     int64_t drain_deadline_ms;
@@ -94,6 +102,9 @@ void tp_control_close_message(tp_supervisor_t *s, uint32_t worker, const tp_ipc_
                               const void *payload, size_t len);
 /* A worker said HELLO: bring it into a running close. */
 void tp_control_worker_ready(tp_supervisor_t *s, uint32_t worker);
+/* Worker 0 answered a forwarded operator command (CONTROL_REPLY). */
+void tp_control_reply_message(tp_supervisor_t *s, const tp_ipc_hdr_t *h, const void *payload,
+                              size_t len);
 /* A worker died: a close driven by worker 0 is abandoned (worker 0 redoes it on restart). */
 void tp_control_worker_lost(tp_supervisor_t *s, uint32_t worker);
 /* Send [header][payload] to worker w; 0 or -1. */

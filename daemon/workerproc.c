@@ -41,6 +41,7 @@ int tp_wproc_spawn(tp_supervisor_t *s, uint32_t i)
     w->pid = pid;
     w->ready = false;
     w->started_ms = tp_sup_now_ms();
+    w->starts++;
     w->last_seen_ms = w->started_ms;
     tp_info("worker %u started (pid %d)", i, (int)pid);
     return 0;

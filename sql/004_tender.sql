@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS tenderpool.award (
     awarded_at timestamptz NOT NULL DEFAULT now()
 );
 
--- What each line of an awarded lot receives, in the lot's base unit (sums to award.quantity).
+-- What each line of an awarded lot receives, in the lot's base unit (sums to award.quantity;
+-- computed by award_lot()).
 CREATE TABLE IF NOT EXISTS tenderpool.allocation (
     lot_id      text NOT NULL REFERENCES tenderpool.award,
     member_id   text NOT NULL,
@@ -133,20 +134,22 @@ SELECT a.lot_id, a.member_id, a.request_ref, a.revision, a.quantity, l.base_unit
 FROM tenderpool.allocation a
 JOIN tenderpool.lot l USING (lot_id);
 
--- Record an award and its allocations in one statement (the caller computes the allocation:
--- `tenderpool award` splits pro rata with exact decimals, whole pieces for count units).
--- Refuses: unknown lot, lot of an open round, below-threshold or withdrawn lot, a second
--- award, a quantity above the lot total, allocations that are not exactly the lot's lines
--- or do not sum to the quantity. NOTIFY tenderpool_lot_awarded, '<lot_id>'.
+-- Record an award and allocate it to the lot's lines in one statement. p_quantity NULL: the
+-- whole lot. Below the lot total the quantity is split pro rata to the lines' base
+-- quantities, exactly: each line gets its share rounded down to whole pieces (count
+-- dimension) or to 10^-k of the base unit (k = max(6, the quantity's scale)), and the units
+-- left over go one each to the lines with the largest remainders (ties: member, ref), so the
+-- allocations sum to the quantity exactly. Refuses: unknown lot, lot of an open round,
+-- below-threshold or withdrawn lot, a second award, a quantity above the lot total (or not
+-- whole pieces). NOTIFY tenderpool_lot_awarded, '<lot_id>'.
 CREATE OR REPLACE FUNCTION tenderpool.award_lot(p_lot text, p_supplier text, p_unit_price numeric,
-                                                p_quantity numeric, p_members text[],
-                                                p_refs text[], p_quantities numeric[])
-RETURNS void LANGUAGE plpgsql AS $$
+                                                p_quantity numeric DEFAULT NULL)
+RETURNS numeric LANGUAGE plpgsql AS $$
 DECLARE
     v_lot tenderpool.lot;
     v_round_status text;
-    v_lines integer;
-    v_matched integer;
+    v_q numeric;
+    v_k integer;
     v_sum numeric;
 BEGIN
     SELECT * INTO v_lot FROM tenderpool.lot WHERE lot_id = p_lot FOR UPDATE;
@@ -169,31 +172,48 @@ BEGIN
     IF EXISTS (SELECT 1 FROM tenderpool.award WHERE lot_id = p_lot) THEN
         RAISE EXCEPTION 'lot "%" is already awarded', p_lot USING ERRCODE = 'unique_violation';
     END IF;
-    IF p_quantity IS NULL OR p_quantity <= 0 OR p_quantity > v_lot.total_quantity THEN
+    v_q := coalesce(p_quantity, v_lot.total_quantity);
+    IF v_q <= 0 OR v_q > v_lot.total_quantity THEN
         RAISE EXCEPTION 'award quantity % must be > 0 and at most the lot total % %',
-            p_quantity, trim_scale(v_lot.total_quantity), v_lot.base_unit
+            trim_scale(v_q), trim_scale(v_lot.total_quantity), v_lot.base_unit
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_lot.dimension = 'count' AND v_q <> trunc(v_q) THEN
+        RAISE EXCEPTION 'award quantity % is not a whole number of pieces (%)', trim_scale(v_q),
+            v_lot.base_unit USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_unit_price IS NULL OR p_unit_price < 0 THEN
         RAISE EXCEPTION 'unit price % must be >= 0', p_unit_price
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_supplier IS NULL OR btrim(p_supplier) = '' THEN
+        RAISE EXCEPTION 'supplier name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_k := CASE WHEN v_lot.dimension = 'count' THEN 0 ELSE greatest(6, scale(trim_scale(v_q))) END;
 
     INSERT INTO tenderpool.award (lot_id, supplier, unit_price, quantity)
-    VALUES (p_lot, p_supplier, p_unit_price, p_quantity);
+    VALUES (p_lot, p_supplier, p_unit_price, v_q);
     INSERT INTO tenderpool.allocation (lot_id, member_id, request_ref, revision, quantity)
-    SELECT p_lot, x.m, x.r, ll.revision, x.q
-    FROM unnest(p_members, p_refs, p_quantities) AS x(m, r, q)
-    JOIN tenderpool.lot_lines ll ON ll.lot_id = p_lot AND ll.member_id = x.m
-                                AND ll.request_ref = x.r;
-    GET DIAGNOSTICS v_matched = ROW_COUNT;
-    SELECT count(*) INTO v_lines FROM tenderpool.lot_lines WHERE lot_id = p_lot;
+    SELECT p_lot, member_id, request_ref, revision,
+           CASE WHEN v_q = v_lot.total_quantity THEN base_quantity
+                ELSE (floor_units + CASE WHEN rank <= left_over THEN 1 ELSE 0 END)
+                     / (10::numeric ^ v_k) END
+    FROM (SELECT s.*, row_number() OVER (ORDER BY remainder DESC, member_id COLLATE "C",
+                                                  request_ref COLLATE "C") AS rank,
+                 v_q * 10::numeric ^ v_k - sum(floor_units) OVER () AS left_over
+          FROM (SELECT ll.member_id, ll.request_ref, ll.revision, ll.base_quantity,
+                       div(v_q * ll.base_quantity * 10::numeric ^ v_k, v_lot.total_quantity)
+                           AS floor_units,
+                       mod(v_q * ll.base_quantity * 10::numeric ^ v_k, v_lot.total_quantity)
+                           AS remainder
+                FROM tenderpool.lot_lines ll WHERE ll.lot_id = p_lot) s) x;
     SELECT coalesce(sum(quantity), 0) INTO v_sum FROM tenderpool.allocation WHERE lot_id = p_lot;
-    IF v_matched <> v_lines OR cardinality(p_members) <> v_lines OR v_sum <> p_quantity THEN
-        RAISE EXCEPTION 'allocation of lot "%" does not match its % lines (% matched, sum % for %)',
-            p_lot, v_lines, v_matched, v_sum, p_quantity USING ERRCODE = 'check_violation';
+    IF v_sum <> v_q THEN
+        RAISE EXCEPTION 'allocation of lot "%" sums to %, not %', p_lot, v_sum, v_q
+            USING ERRCODE = 'check_violation';
     END IF;
     PERFORM pg_notify('tenderpool_lot_awarded', p_lot);
+    RETURN v_q;
 END
 $$;
 

@@ -85,10 +85,50 @@ static void refuse(tp_worker_t *w, const char *why)
     send_close(w, TP_IPC_CLOSE_DONE, &c);
 }
 
+/* "withdraw <lot>\n<reason>": between closes, so that no close computes lots from state the
+ * withdrawal changes; every worker reloads afterwards (the supervisor sends RELOAD). */
+static void withdraw(tp_worker_t *w, const char *arg)
+{
+    char lot[128], reply[768], to[TP_ROUND_ID_MAX];
+    const char *nl = strchr(arg, '\n');
+    size_t n = nl ? (size_t)(nl - arg) : strlen(arg);
+    uint32_t flags = 0;
+    if (n == 0 || n >= sizeof(lot)) {
+        snprintf(reply, sizeof(reply), "error: withdraw: a lot id is required");
+    } else if (w->close_started || w->closing) {
+        snprintf(reply, sizeof(reply), "error: a round close is running; try again in a moment");
+    } else if (!tp_store_up(&w->store)) {
+        snprintf(reply, sizeof(reply), "error: database unavailable");
+    } else {
+        memcpy(lot, arg, n);
+        lot[n] = '\0';
+        if (tp_store_withdraw(&w->store, lot, nl ? nl + 1 : "", to, sizeof(to)) < 0) {
+            snprintf(reply, sizeof(reply), "error: withdraw %s: %.400s", lot, w->store.last_error);
+        } else {
+            snprintf(reply, sizeof(reply),
+                     "withdrew lot %s: its requests carry over to round %s (or are unpooled at "
+                     "the carry limit)",
+                     lot, to);
+            flags = TP_IPC_F_RELOAD;
+        }
+    }
+    tp_worker_send(w, TP_IPC_CONTROL_REPLY, 0, flags, reply, strlen(reply));
+}
+
 void tp_worker_handle_control(tp_worker_t *w, const void *payload, size_t len)
 {
-    if (w->index != 0 || len != strlen("close-current") ||
-        memcmp(payload, "close-current", len) != 0) {
+    char cmd[512];
+    if (w->index != 0 || len >= sizeof(cmd)) {
+        refuse(w, "unknown control command");
+        return;
+    }
+    memcpy(cmd, payload, len);
+    cmd[len] = '\0';
+    if (strncmp(cmd, "withdraw ", 9) == 0) {
+        withdraw(w, cmd + 9);
+        return;
+    }
+    if (strcmp(cmd, "close-current") != 0) {
         refuse(w, "unknown control command");
         return;
     }

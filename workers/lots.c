@@ -135,7 +135,8 @@ int tp_lots_merge(const void *tail, size_t len, const char *round, int min_membe
     *lots = *viable = 0;
     if (unpack_all(tail, (const char *)tail + len, round, &v, &n, err, errlen) < 0)
         goto out;
-    qsort(v, n, sizeof(*v), by_lot_hash);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), by_lot_hash);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         for (; j < n && strcmp(v[j]->lot_hash, v[i]->lot_hash) == 0; j++) {

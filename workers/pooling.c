@@ -214,8 +214,10 @@ int tp_worker_pool_apply_close(tp_worker_t *w, const tp_ipc_close_t *c, const vo
                      .max_carry = c->max_carry_over};
     ac.next_id = tp_reqindex_round_name(w->ix, ac.next);
     char *sorted = xmalloc(len ? len : 1);
-    memcpy(sorted, viable, len);
-    qsort(sorted, ac.nviable, 12, hash_cmp);
+    if (len) {
+        memcpy(sorted, viable, len);
+        qsort(sorted, ac.nviable, 12, hash_cmp);
+    }
     ac.viable = sorted;
     if (tp_pool_foreach(w->pool, c->round, mark_viable, &ac) != 0) {
         free(sorted);

@@ -12,11 +12,18 @@
 
 /* A lot's member count and total are told only when it has at least 3 members (SPEC 4): with
  * two, each member could deduce the other's quantity from the total. */
+/* An awarded request also learns its own allocation and the awarded unit price (both in the
+ * lot's base unit, which is told whenever the request is in a lot). */
 #define TP_STATUS_SELECT                                                                           \
     "SELECT q.request_ref, q.revision, q.state, q.round_id, coalesce(q.lot_id, ''), "              \
     "coalesce(l.member_count, 0), coalesce(trim_scale(l.total_quantity)::text, ''), "              \
-    "coalesce(l.base_unit, '') FROM tenderpool.request_position_of($1) q "                         \
-    "LEFT JOIN tenderpool.lot l ON l.lot_id = q.lot_id AND l.member_count >= 3 "
+    "coalesce(u.base_unit, ''), coalesce(trim_scale(al.quantity)::text, ''), "                     \
+    "coalesce(trim_scale(aw.unit_price)::text, '') FROM tenderpool.request_position_of($1) q "     \
+    "LEFT JOIN tenderpool.lot l ON l.lot_id = q.lot_id AND l.member_count >= 3 "                   \
+    "LEFT JOIN tenderpool.lot u ON u.lot_id = q.lot_id "                                           \
+    "LEFT JOIN tenderpool.award aw ON aw.lot_id = q.lot_id "                                       \
+    "LEFT JOIN tenderpool.allocation al ON al.lot_id = q.lot_id AND al.member_id = q.member_id "   \
+    "AND al.request_ref = q.request_ref "
 
 typedef struct tp_state_name {
     const char *name;
@@ -148,6 +155,8 @@ static void answer(tp_worker_t *w, uint64_t token, const Tenderpool__V1__StatusQ
             st[i].lot_member_count = (uint32_t)strtoul(PQgetvalue(r, row, 5), NULL, 10);
             st[i].lot_total_quantity = PQgetvalue(r, row, 6);
             st[i].lot_unit = PQgetvalue(r, row, 7);
+            st[i].allocated_quantity = PQgetvalue(r, row, 8);
+            st[i].awarded_unit_price = PQgetvalue(r, row, 9);
             break;
         }
     }

@@ -166,6 +166,8 @@ int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errle
 
 static uint8_t rstate_of(const char *s)
 {
+    if (strcmp(s, "awarded") == 0)
+        return TP_RS_POOLED; /* for intake decisions an awarded request is a pooled one */
     static const char *names[] = {"open", "carried_over", "pooled", "unpooled", "cancelled"};
     for (uint8_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(s, names[i]) == 0)
@@ -463,6 +465,18 @@ int tp_store_close_result(tp_store_t *st, const char *round, int *viable, int *m
     }
     *viable = n;
     *len = (size_t)n * 12;
+    PQclear(r);
+    return 0;
+}
+
+int tp_store_withdraw(tp_store_t *st, const char *lot, const char *reason, char *to, size_t tolen)
+{
+    const char *params[] = {lot, reason[0] ? reason : NULL};
+    PGresult *r = tp_pg_query(st->qconn, "withdraw lot", st->last_error, sizeof(st->last_error),
+                              "SELECT tenderpool.withdraw_lot($1, $2)", 2, params);
+    if (r == NULL)
+        return -1;
+    snprintf(to, tolen, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
 }

@@ -122,6 +122,10 @@ int tp_store_close_lots(tp_store_t *st, const tp_ipc_close_t *c, int min_members
 int tp_store_close_result(tp_store_t *st, const char *round, int *viable, int *max_carry_over,
                           char **hashes, size_t *len) __attribute__((warn_unused_result));
 
+/* tenderpool.withdraw_lot(lot, reason): *to receives the round its requests went to. */
+int tp_store_withdraw(tp_store_t *st, const char *lot, const char *reason, char *to, size_t tolen)
+    __attribute__((warn_unused_result));
+
 /* Start committing buf (must stay alive until the commit ends). */
 int tp_store_commit_begin(tp_store_t *st, const tp_copybuf_t *buf)
     __attribute__((warn_unused_result));

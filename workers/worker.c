@@ -249,6 +249,8 @@ static void on_sup_message(tp_worker_t *w)
     } else if (h.type == TP_IPC_CLOSE_BEGIN || h.type == TP_IPC_CLOSE_COMMIT ||
                h.type == TP_IPC_CLOSE_DONE) {
         tp_worker_handle_close(w, &h, zmq_msg_data(&pm), zmq_msg_size(&pm));
+    } else if (h.type == TP_IPC_RELOAD) {
+        w->reload_pending = true; /* an operator change moved requests: take the database's word */
     } else {
         tp_err("unexpected message type %u from the supervisor", h.type);
     }
@@ -384,7 +386,12 @@ int tp_worker_run(tp_worker_t *w)
             open_round_row(w);
             refresh_cpv(w);
             tp_worker_close_tick(w);
-            tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, NULL, 0);
+            tp_ipc_beat_t beat = {.requests = tp_reqindex_count(w->ix),
+                                  .open = w->lines.live,
+                                  .lots = tp_pool_count(w->pool),
+                                  .accepted = w->n_accepted,
+                                  .commits = w->n_commits};
+            tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, &beat, sizeof(beat));
             w->next_heartbeat_ms = tp_mono_ms() + 1000;
         }
     }

@@ -418,6 +418,7 @@ static void mix_round(mixref_t *refs, int *nrefs, int n, uint32_t *s)
     int k = 0;
     for (int i = 0; i < n; i++) {
         mixref_t *r = &refs[(*nrefs)++];
+        memset(r, 0, sizeof(*r));
         snprintf(r->member, sizeof(r->member), "mx%u", mix_rand(s) % 5);
         snprintf(r->ref, sizeof(r->ref), "r-%d", *nrefs);
         r->revision = 1;
