@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "tp_log.h"
-#include "tp_lots.h"
+#include "tp_lotmerge.h"
 #include "tp_mem.h"
 #include "tp_worker.h"
 

@@ -1,6 +1,6 @@
 /* Worker 0 at a close: every worker's partial aggregates of a round merged into its lot rows. */
-#ifndef TP_LOTS_H
-#define TP_LOTS_H
+#ifndef TP_LOTMERGE_H
+#define TP_LOTMERGE_H
 
 #include <stddef.h>
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "tp_civil.h"
-#include "tp_lots.h"
+#include "tp_lotmerge.h"
 #include "tp_mem.h"
 #include "tp_pool.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tp_lots.h"
+#include "tp_lotmerge.h"
 #include "tp_pool.h"
 
 typedef struct buf {
@@ -65,7 +65,7 @@ static void add(tp_pool_t *p, const char *round, const char *item, const char *u
     cr_assert_eq(tp_pool_add(p, &l), 0);
 }
 
-Test(lots, partials_of_two_workers_merge_exactly)
+Test(lotmerge, partials_of_two_workers_merge_exactly)
 {
     tp_pool_t *w0 = tp_pool_new(), *w1 = tp_pool_new();
     /* gloves: acme on both workers (two refs), bolt on w1, cmet on w0: 3 distinct members */
@@ -118,7 +118,7 @@ Test(lots, partials_of_two_workers_merge_exactly)
     tp_pool_destroy(&w1);
 }
 
-Test(lots, malformed_or_foreign_parts_are_refused)
+Test(lotmerge, malformed_or_foreign_parts_are_refused)
 {
     tp_pool_t *w0 = tp_pool_new();
     add(w0, "S", "gloves", "H87", "1", "acme", NULL, 1);
@@ -147,7 +147,7 @@ Test(lots, malformed_or_foreign_parts_are_refused)
     tp_pool_destroy(&w0);
 }
 
-Test(lots, two_keys_with_one_lot_id_are_refused)
+Test(lotmerge, two_keys_with_one_lot_id_are_refused)
 {
     tp_pool_t *w0 = tp_pool_new(), *w1 = tp_pool_new();
     /* item keys whose lot ids collide (see test_pool.c) */
