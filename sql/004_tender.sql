@@ -154,6 +154,12 @@ DECLARE
 BEGIN
     SELECT * INTO v_lot FROM tenderpool.lot WHERE lot_id = p_lot FOR UPDATE;
     IF NOT FOUND THEN
+        SELECT round_id INTO v_round_status FROM tenderpool.round
+        WHERE status = 'open' AND starts_with(p_lot, round_id || '-');
+        IF FOUND THEN
+            RAISE EXCEPTION 'lot "%" would belong to round "%", which is still open: its lots exist once it closes',
+                p_lot, v_round_status USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
         RAISE EXCEPTION 'lot "%" does not exist', p_lot USING ERRCODE = 'no_data_found';
     END IF;
     SELECT status INTO v_round_status FROM tenderpool.round WHERE round_id = v_lot.round_id;
