@@ -54,7 +54,8 @@ static const cfg_enum_name_t log_levels[] = {
 /* set_enum stores through an int pointer. */
 _Static_assert(sizeof(tp_security_mode_t) == sizeof(int), "enum fields must be int-sized");
 
-/* Every key of SPEC section 6 plus [workers] runtime_dir. The socket, process and identity
+/* Every key of SPEC section 6 plus [workers] runtime_dir and [tender] ocid_prefix and
+ * buyer_name (the OCDS export's identifiers). The socket, process and identity
  * keys need a restart; limits, pooling, tender, batch size and log level reload on SIGHUP.
  * max_message_bytes is a socket option applied at bind, and the round calendar cuts the open
  * round, so both need a restart too. owner_dsn is only read by `tenderpool migrate`. */
@@ -77,6 +78,8 @@ static const cfg_key_t cfg_keys[] = {
     NUM("limits", "member_burst", CFG_INT64, member_burst, 1, 1000000000, true, "100000"),
     NUM("limits", "max_in_flight", CFG_INT64, max_in_flight, 1, 1000000000, true, "200000"),
     NUM("tender", "period_days", CFG_INT, tender_period_days, 1, 365, true, "21"),
+    STR("tender", "ocid_prefix", ocid_prefix, 1, true, "ocds-tndrpl"),
+    STR("tender", "buyer_name", buyer_name, 1, true, "tenderpool coordinator"),
     ENUM("log", "level", log_level, log_levels, true, "info"),
     ENUM("security", "mode", security_mode, security_modes, false, "curve"),
     STR("security", "secret_key_file", secret_key_file, 0, false, ""),

@@ -36,7 +36,9 @@ typedef struct tp_config {
     int64_t member_burst;  /* 100000 */
     int64_t max_in_flight; /* 200000 */
     /* [tender] */
-    int tender_period_days; /* 21 */
+    int tender_period_days;      /* 21 */
+    char ocid_prefix[64];        /* ocds-tndrpl: OCDS ocid = prefix "-" round id */
+    char buyer_name[TP_CFG_STR]; /* tenderpool coordinator: OCDS buyer and publisher */
     /* [log] */
     int log_level; /* LOG_INFO (syslog numbering) */
     /* [security] */

@@ -72,6 +72,8 @@ Test(config, defaults_match_spec)
     cr_assert_eq(cfg.member_burst, 100000);
     cr_assert_eq(cfg.max_in_flight, 200000);
     cr_assert_eq(cfg.tender_period_days, 21);
+    cr_assert_str_eq(cfg.ocid_prefix, "ocds-tndrpl");
+    cr_assert_str_eq(cfg.buyer_name, "tenderpool coordinator");
     cr_assert_eq(cfg.log_level, TP_LOG_INFO);
     cr_assert_eq(cfg.security_mode, TP_SECURITY_CURVE);
     cr_assert_str_eq(cfg.secret_key_file, "");
@@ -115,6 +117,8 @@ Test(config, every_key_is_read)
                   "max_in_flight = 300000\n"
                   "[tender]\n"
                   "period_days = 30\n"
+                  "ocid_prefix = ocds-abc123\n"
+                  "buyer_name = Pole Mecanique purchasing\n"
                   "[log]\n"
                   "level = debug\n"
                   "[security]\n"
@@ -137,6 +141,8 @@ Test(config, every_key_is_read)
     cr_assert_eq(c.cfg.member_burst, 20);
     cr_assert_eq(c.cfg.max_in_flight, 300000);
     cr_assert_eq(c.cfg.tender_period_days, 30);
+    cr_assert_str_eq(c.cfg.ocid_prefix, "ocds-abc123");
+    cr_assert_str_eq(c.cfg.buyer_name, "Pole Mecanique purchasing");
     cr_assert_eq(c.cfg.log_level, TP_LOG_DEBUG);
     cr_assert_eq(c.cfg.security_mode, TP_SECURITY_NONE);
     cr_assert_str_eq(c.cfg.secret_key_file, "/etc/tenderpool/server.key");
@@ -322,6 +328,8 @@ Test(config, restart_needed_lists_changed_static_keys)
     b.member_rate = 1;
     b.max_batch_items = 10;
     b.tender_period_days = 7;
+    snprintf(b.ocid_prefix, sizeof(b.ocid_prefix), "ocds-zzz999");
+    snprintf(b.buyer_name, sizeof(b.buyer_name), "another coordinator");
     tp_config_restart_needed(&a, &b, out, sizeof(out));
     cr_assert_str_eq(out, "");
     b.worker_count = 4;
