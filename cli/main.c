@@ -21,6 +21,8 @@ static const tp_cli_cmd_t tp_cli_cmds[] = {
      "publish -c FILE --member M FEED  send a CSV or JSON-lines feed of requests"},
     {"verify", tp_cmd_verify,
      "verify --round R -c FILE         recompute a closed round's lots and report differences"},
+    {"export-ocds", tp_cmd_export_ocds,
+     "export-ocds --round R -c FILE    a closed round's tender as OCDS (stdout, or -o FILE)"},
 };
 
 static void usage(FILE *out)

@@ -11,6 +11,7 @@ int tp_cmd_cpv(int argc, char **argv);
 int tp_cmd_publish(int argc, char **argv);
 int tp_cmd_verify(int argc, char **argv);
 int tp_cmd_rounds(int argc, char **argv);
+int tp_cmd_export_ocds(int argc, char **argv);
 
 /* Shared option handling: finds "-c FILE" in argv, loads it into cfg (exits 2 with a
  * message on error). Returns 0 when -c was given, -1 when it was absent. */
