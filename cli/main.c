@@ -16,7 +16,13 @@ static const tp_cli_cmd_t tp_cli_cmds[] = {
      "migrate -c FILE                  apply sql/ migrations (idempotent)"},
     {"cpv", tp_cmd_cpv, "cpv import -c FILE CSV           load the CPV 2008 code list"},
     {"rounds", tp_cmd_rounds,
-     "rounds close-current -c FILE     close the open round now (coordinator's cutoff)"},
+     "rounds close-current -c FILE     close the open round now (coordinator's cutoff)\n"
+     "  tenderpool rounds list [--json] -c FILE     rounds, newest first, with lot counts\n"
+     "  tenderpool rounds show R [--json] -c FILE   a round's record, then its lots"},
+    {"lots", tp_cmd_lots,
+     "lots list --round R [--status viable|below_threshold] [--json] -c FILE\n"
+     "                                              a round's lots and their tender state\n"
+     "  tenderpool lots show L [--json] -c FILE     a lot, its lines (member data), allocations"},
     {"publish", tp_cmd_publish,
      "publish -c FILE --member M FEED  send a CSV or JSON-lines feed of requests"},
     {"verify", tp_cmd_verify,

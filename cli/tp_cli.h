@@ -2,6 +2,10 @@
 #ifndef TP_CLI_H
 #define TP_CLI_H
 
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
 #include "tp_config.h"
 
 /* Each takes the arguments after the subcommand name (argv[0] is the subcommand) and
@@ -11,6 +15,7 @@ int tp_cmd_cpv(int argc, char **argv);
 int tp_cmd_publish(int argc, char **argv);
 int tp_cmd_verify(int argc, char **argv);
 int tp_cmd_rounds(int argc, char **argv);
+int tp_cmd_lots(int argc, char **argv);
 int tp_cmd_export_ocds(int argc, char **argv);
 
 /* Shared option handling: finds "-c FILE" in argv, loads it into cfg (exits 2 with a
@@ -27,5 +32,12 @@ typedef struct tp_cli_opt {
  * it); anything else is an error printed as "tenderpool CMD: unexpected argument". 0 or -1. */
 int tp_cli_parse_opts(const char *cmd, int argc, char **argv, const tp_cli_opt_t *opts,
                       size_t nopts);
+
+/* The read commands' session (lots.c): loads -c FILE, connects, opens a read-only snapshot
+ * with times in [rounds] timezone. NULL after printing why, with *exit_code 2 (no -c) or 1. */
+PGconn *tp_cli_read_open(const char *cmd, int argc, char **argv, const char *usage, int *exit_code);
+/* Round R's lots as `lots list` shows them, status NULL for all (lots.c); NULL with err set. */
+PGresult *tp_lots_of_round(PGconn *c, const char *round, const char *status, char *err,
+                           size_t errlen);
 
 #endif
