@@ -1,4 +1,5 @@
 /* The daemon's control socket from the CLI: one command, one reply, a 10 s limit. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,4 +45,14 @@ out:
     zmq_close(s);
     zmq_ctx_term(ctx);
     return rc;
+}
+
+int tp_cli_control_print(const tp_config_t *cfg, const char *cmd, size_t cmdlen)
+{
+    char buf[2048];
+    if (tp_cli_control(cfg, cmd, cmdlen, buf, sizeof(buf)) < 0)
+        return 1;
+    bool failed = strncmp(buf, "error", 5) == 0;
+    fprintf(failed ? stderr : stdout, "%s\n", buf);
+    return failed ? 1 : 0;
 }

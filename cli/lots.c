@@ -13,7 +13,8 @@
 #define LOTS_USAGE                                                                                 \
     "usage: tenderpool lots list --round ROUND [--status viable|below_threshold] [--json] "        \
     "-c FILE\n"                                                                                    \
-    "       tenderpool lots show LOT [--json] -c FILE\n"
+    "       tenderpool lots show LOT [--json] -c FILE\n"                                           \
+    "       tenderpool lots withdraw LOT [--reason TEXT] -c FILE\n"
 
 /* A lot's tender state: withdrawn, awarded, or NULL (neither yet). */
 #define LOT_TENDER                                                                                 \
@@ -239,8 +240,9 @@ typedef struct lots_cmd {
 } lots_cmd_t;
 
 static const lots_cmd_t lots_cmds[] = {
-    {"list", lots_list}, {"show", lots_show},
-    /* Subcommands that act on a lot (withdraw) go here, with their line in LOTS_USAGE. */
+    {"list", lots_list},
+    {"show", lots_show},
+    {"withdraw", tp_cmd_lots_withdraw}, /* cli/withdraw.c: through the daemon */
 };
 
 int tp_cmd_lots(int argc, char **argv)

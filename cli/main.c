@@ -29,6 +29,11 @@ static const tp_cli_cmd_t tp_cli_cmds[] = {
      "verify --round R -c FILE         recompute a closed round's lots and report differences"},
     {"export-ocds", tp_cmd_export_ocds,
      "export-ocds --round R -c FILE    a closed round's tender as OCDS (stdout, or -o FILE)"},
+    {"award", tp_cmd_award,
+     "award --lot L --supplier NAME --unit-price P [--quantity Q] -c FILE\n"
+     "                                              record an award; show the allocation"},
+    {"status", tp_cmd_status,
+     "status [--json] -c FILE          daemon health, open round, workers, last close"},
 };
 
 static void usage(FILE *out)

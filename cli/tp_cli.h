@@ -2,6 +2,7 @@
 #ifndef TP_CLI_H
 #define TP_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
@@ -17,12 +18,24 @@ int tp_cmd_verify(int argc, char **argv);
 int tp_cmd_rounds(int argc, char **argv);
 int tp_cmd_lots(int argc, char **argv);
 int tp_cmd_export_ocds(int argc, char **argv);
+int tp_cmd_award(int argc, char **argv);
+int tp_cmd_status(int argc, char **argv);
+/* `lots withdraw LOT [--reason TEXT]` (argv[0] "withdraw"): called by tp_cmd_lots. */
+int tp_cmd_lots_withdraw(int argc, char **argv);
+
+/* Send cmd to the daemon's control endpoint ([control] endpoint) and wait up to 10 s for the
+ * reply (NUL-terminated into reply). 0, or -1 after printing why to stderr. */
+int tp_cli_control(const tp_config_t *cfg, const char *cmd, size_t cmdlen, char *reply,
+                   size_t replylen);
+/* The same, printing the reply (stderr when it starts with "error"): the process exit code. */
+int tp_cli_control_print(const tp_config_t *cfg, const char *cmd, size_t cmdlen);
 
 /* Shared option handling: finds "-c FILE" in argv, loads it into cfg (exits 2 with a
  * message on error). Returns 0 when -c was given, -1 when it was absent. */
 int tp_cli_load_config(int argc, char **argv, tp_config_t *cfg);
 
-/* A "--name VALUE" (or "--name=VALUE") option a subcommand takes. */
+/* A "--name VALUE" (or "--name=VALUE") option a subcommand takes. "--json" is a flag: bare,
+ * its *value becomes "1". */
 typedef struct tp_cli_opt {
     const char *name;   /* "--round" */
     const char **value; /* receives the value */

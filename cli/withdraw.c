@@ -22,15 +22,11 @@ int tp_cmd_lots_withdraw(int argc, char **argv)
         fprintf(stderr, "tenderpool lots withdraw: --reason must be one line\n");
         return 2;
     }
-    char cmd[1024], reply[2048];
+    char cmd[1024];
     int n = snprintf(cmd, sizeof(cmd), "withdraw %s\n%s", argv[1], reason ? reason : "");
     if (n < 0 || (size_t)n >= 512) { /* the daemon reads commands of up to 511 bytes */
         fprintf(stderr, "tenderpool lots withdraw: lot id and reason are too long\n");
         return 2;
     }
-    if (tp_cli_control(&cfg, cmd, (size_t)n, reply, sizeof(reply)) < 0)
-        return 1;
-    bool failed = strncmp(reply, "error", 5) == 0;
-    fprintf(failed ? stderr : stdout, "%s\n", reply);
-    return failed ? 1 : 0;
+    return tp_cli_control_print(&cfg, cmd, (size_t)n);
 }
