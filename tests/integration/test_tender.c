@@ -55,9 +55,9 @@ static char *publish_and_close(void)
         tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds WHERE status = 'open'");
     cr_assert_not_null(round);
     char out[2048];
-    cr_assert_eq(tp_test_run(out, sizeof(out), CLI " rounds close-current -c %s 2>&1",
-                             daemon_.conf),
-                 0, "%s", out);
+    cr_assert_eq(
+        tp_test_run(out, sizeof(out), CLI " rounds close-current -c %s 2>&1", daemon_.conf), 0,
+        "%s", out);
     return round;
 }
 
@@ -110,8 +110,10 @@ Test(tender, award_allocates_exactly_and_members_learn_it)
                              gloves, daemon_.conf),
                  0, "%s", out);
     cr_expect(strstr(out, "Gants SA") != NULL, "%s", out);
-    expect_sql("1000", "SELECT trim_scale(sum(quantity))::text FROM tenderpool.allocation"
-                       " WHERE lot_id = '%s'", gloves);
+    expect_sql("1000",
+               "SELECT trim_scale(sum(quantity))::text FROM tenderpool.allocation"
+               " WHERE lot_id = '%s'",
+               gloves);
     expect_sql("m1:571 m2:286 m3:143",
                "SELECT string_agg(member_id || ':' || trim_scale(quantity), ' ' ORDER BY"
                " member_id) FROM tenderpool.allocation WHERE lot_id = '%s'",
@@ -128,8 +130,10 @@ Test(tender, award_allocates_exactly_and_members_learn_it)
     cr_assert(json_is_array(arr), "JSON allocation: %s", out);
     cr_expect_eq(json_array_size(arr), 3);
     json_decref(arr);
-    expect_sql("1000.5", "SELECT trim_scale(sum(quantity))::text FROM tenderpool.allocation"
-                         " WHERE lot_id = '%s'", n2);
+    expect_sql("1000.5",
+               "SELECT trim_scale(sum(quantity))::text FROM tenderpool.allocation"
+               " WHERE lot_id = '%s'",
+               n2);
     expect_sql("m1:500.25 m2:125.0625 m3:375.1875",
                "SELECT string_agg(member_id || ':' || trim_scale(quantity), ' ' ORDER BY"
                " member_id) FROM tenderpool.allocation WHERE lot_id = '%s'",
@@ -228,15 +232,16 @@ Test(tender, withdraw_carries_the_lot_requests_to_the_open_round)
     char *round = publish_and_close();
     char *n2 = lot_of(round, "24111700"), *gloves = lot_of(round, "18424300");
     char out[4096];
-    cr_assert_eq(tp_test_run(out, sizeof(out),
-                             CLI " lots withdraw %s --reason 'no bid' -c %s 2>&1", n2,
-                             daemon_.conf),
+    cr_assert_eq(tp_test_run(out, sizeof(out), CLI " lots withdraw %s --reason 'no bid' -c %s 2>&1",
+                             n2, daemon_.conf),
                  0, "%s", out);
     char *open = tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds WHERE status = "
                                       "'open'");
     cr_expect(strstr(out, open) != NULL, "%s", out);
-    expect_sql("3", "SELECT count(*) FROM tenderpool.requests WHERE state = 'carried_over'"
-                    " AND round_id = '%s' AND request_ref LIKE 'n-%%'", open);
+    expect_sql("3",
+               "SELECT count(*) FROM tenderpool.requests WHERE state = 'carried_over'"
+               " AND round_id = '%s' AND request_ref LIKE 'n-%%'",
+               open);
 
     /* members see it, and the workers took it: the request can be amended in the new round */
     Tenderpool__V1__ServerMessage *sm = status_of("m1", "n-1");
@@ -249,17 +254,15 @@ Test(tender, withdraw_carries_the_lot_requests_to_the_open_round)
     send_all(&am, 1);
 
     /* refusals */
-    cr_expect_eq(tp_test_run(out, sizeof(out), CLI " lots withdraw %s -c %s 2>&1", n2,
-                             daemon_.conf),
-                 1);
+    cr_expect_eq(
+        tp_test_run(out, sizeof(out), CLI " lots withdraw %s -c %s 2>&1", n2, daemon_.conf), 1);
     cr_expect(strstr(out, "already withdrawn") != NULL, "%s", out);
     cr_assert_eq(tp_test_run(out, sizeof(out),
                              CLI " award --lot %s --supplier X --unit-price 1 -c %s 2>&1", gloves,
                              daemon_.conf),
                  0, "%s", out);
-    cr_expect_eq(tp_test_run(out, sizeof(out), CLI " lots withdraw %s -c %s 2>&1", gloves,
-                             daemon_.conf),
-                 1);
+    cr_expect_eq(
+        tp_test_run(out, sizeof(out), CLI " lots withdraw %s -c %s 2>&1", gloves, daemon_.conf), 1);
     cr_expect(strstr(out, "awarded") != NULL, "%s", out);
     cr_expect_eq(tp_test_run(out, sizeof(out),
                              CLI " award --lot %s --supplier X --unit-price 1 -c %s 2>&1", n2,
@@ -268,9 +271,9 @@ Test(tender, withdraw_carries_the_lot_requests_to_the_open_round)
     cr_expect(strstr(out, "withdrawn") != NULL, "%s", out);
 
     /* the next close pools them again, and both rounds agree with the recomputation */
-    cr_assert_eq(tp_test_run(out, sizeof(out), CLI " rounds close-current -c %s 2>&1",
-                             daemon_.conf),
-                 0, "%s", out);
+    cr_assert_eq(
+        tp_test_run(out, sizeof(out), CLI " rounds close-current -c %s 2>&1", daemon_.conf), 0,
+        "%s", out);
     char sql[512];
     snprintf(sql, sizeof(sql),
              "SELECT trim_scale(total_quantity) || ' ' || member_count || ' ' || status FROM "
@@ -279,12 +282,12 @@ Test(tender, withdraw_carries_the_lot_requests_to_the_open_round)
     char *again = tp_test_pg_value(db, sql);
     cr_expect_str_eq(again, "5000 3 viable", "3 t + 500 kg + 1500 kg in the next round");
     free(again);
-    cr_expect_eq(tp_test_run(out, sizeof(out), CLI " verify --round %s -c %s 2>&1", round,
-                             daemon_.conf),
-                 0, "%s", out);
-    cr_expect_eq(tp_test_run(out, sizeof(out), CLI " verify --round %s -c %s 2>&1", open,
-                             daemon_.conf),
-                 0, "%s", out);
+    cr_expect_eq(
+        tp_test_run(out, sizeof(out), CLI " verify --round %s -c %s 2>&1", round, daemon_.conf), 0,
+        "%s", out);
+    cr_expect_eq(
+        tp_test_run(out, sizeof(out), CLI " verify --round %s -c %s 2>&1", open, daemon_.conf), 0,
+        "%s", out);
     free(open);
     free(gloves);
     free(n2);
@@ -295,8 +298,8 @@ Test(tender, status_shows_the_daemon_workers_and_the_last_close)
 {
     char *round = publish_and_close();
     char *out = malloc(65536);
-    cr_assert_eq(tp_test_run(out, 65536, CLI " status --json -c %s 2>&1", daemon_.conf), 0,
-                 "%s", out);
+    cr_assert_eq(tp_test_run(out, 65536, CLI " status --json -c %s 2>&1", daemon_.conf), 0, "%s",
+                 out);
     json_t *o = json_loads(out, 0, NULL);
     cr_assert(json_is_object(o), "%s", out);
     json_t *d = json_object_get(o, "daemon");
