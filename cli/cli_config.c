@@ -41,7 +41,7 @@ static int match_opt(const tp_cli_opt_t *o, int argc, char **argv, int *i)
 {
     size_t n = strlen(o->name);
     const char *a = argv[*i];
-    if (strcmp(o->name, "--json") == 0) { /* the one flag (no value) */
+    if (strcmp(o->name, "--json") == 0 || strcmp(o->name, "--sql-role") == 0) { /* flags */
         if (strcmp(a, o->name) != 0)
             return 0;
         *o->value = "1";

@@ -32,6 +32,10 @@ static const tp_cli_cmd_t tp_cli_cmds[] = {
     {"award", tp_cmd_award,
      "award --lot L --supplier NAME --unit-price P [--quantity Q] -c FILE\n"
      "                                              record an award; show the allocation"},
+    {"keygen", tp_cmd_keygen,
+     "keygen PATH                      the daemon's CURVE key pair: PATH, PATH_secret"},
+    {"member", tp_cmd_member,
+     "member add|list|revoke|rotate-key ... -c FILE   members and their keys (see member)"},
     {"status", tp_cmd_status,
      "status [--json] -c FILE          daemon health, open round, workers, last close"},
 };

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_cert.h"
 #include "tp_cli.h"
 #include "tp_feed.h"
 #include "tp_log.h"
@@ -31,6 +32,8 @@ typedef struct publish_opts {
     long timeout_s;
     long deadline_s;
     const char *feed_path;
+    const char *cert;       /* curve: the member's secret certificate */
+    const char *server_key; /* curve: the server's public certificate */
 } publish_opts_t;
 
 /* Everything one run needs, passed explicitly. */
@@ -59,7 +62,8 @@ typedef struct publish_ctx {
 
 static const char publish_usage_text[] =
     "usage: tenderpool publish -c FILE --member M [--endpoint EP] [--batch N] [--window N]\n"
-    "                          [--timeout SEC] [--deadline SEC] FEED\n"
+    "                          [--timeout SEC] [--deadline SEC]\n"
+    "                          [--cert NAME.key_secret --server-key server.key] FEED\n"
     "\n"
     "Sends a CSV or JSON-lines feed of purchase requests (FEED '-' reads stdin) and prints\n"
     "one line per outcome. Exit 0 when every item was accepted or duplicate, 1 otherwise,\n"
@@ -71,7 +75,10 @@ static const char publish_usage_text[] =
     "  --batch N        items per batch (default 100, at most [intake] max_batch_items)\n"
     "  --window N       batches in flight (default 64)\n"
     "  --timeout SEC    resend a batch unanswered for this long (default 5)\n"
-    "  --deadline SEC   give up on undelivered items after this long (default 120)\n";
+    "  --deadline SEC   give up on undelivered items after this long (default 120)\n"
+    "  --cert FILE      [security] mode = curve: the member's secret certificate\n"
+    "                   (tenderpool member add NAME --out DIR writes DIR/NAME.key_secret)\n"
+    "  --server-key FILE  the server's public certificate (DIR/server.key)\n";
 
 static int publish_usage(const char *why)
 {
@@ -95,7 +102,16 @@ static int publish_parse_long(const char *name, const char *s, long min, long ma
     return 0;
 }
 
-enum { OPT_MEMBER = 256, OPT_ENDPOINT, OPT_BATCH, OPT_WINDOW, OPT_TIMEOUT, OPT_DEADLINE };
+enum {
+    OPT_MEMBER = 256,
+    OPT_ENDPOINT,
+    OPT_BATCH,
+    OPT_WINDOW,
+    OPT_TIMEOUT,
+    OPT_DEADLINE,
+    OPT_CERT,
+    OPT_SERVER_KEY
+};
 
 static int publish_parse_args(int argc, char **argv, publish_opts_t *o)
 {
@@ -106,6 +122,8 @@ static int publish_parse_args(int argc, char **argv, publish_opts_t *o)
         {"window", required_argument, NULL, OPT_WINDOW},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"deadline", required_argument, NULL, OPT_DEADLINE},
+        {"cert", required_argument, NULL, OPT_CERT},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -134,6 +152,12 @@ static int publish_parse_args(int argc, char **argv, publish_opts_t *o)
             break;
         case OPT_DEADLINE:
             rc = publish_parse_long("--deadline", optarg, 1, 7 * 86400, &o->deadline_s);
+            break;
+        case OPT_CERT:
+            o->cert = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            o->server_key = optarg;
             break;
         case 'h':
             fputs(publish_usage_text, stdout);
@@ -197,19 +221,32 @@ static void publish_endpoint(publish_ctx_t *c)
     snprintf(c->endpoint, sizeof(c->endpoint), "%s", ep);
 }
 
-/* Client side of [security]. CURVE will set ZMQ_CURVE_SERVERKEY / PUBLICKEY / SECRETKEY
- * here, before connect; none needs nothing. */
+/* Client side of [security]: curve sets the server's public key and the member's key pair
+ * before connect; none needs nothing. */
 static int publish_secure(publish_ctx_t *c)
 {
-    switch (c->cfg.security_mode) {
-    case TP_SECURITY_NONE:
+    if (c->cfg.security_mode == TP_SECURITY_NONE)
         return 0;
-    case TP_SECURITY_CURVE:
-        fprintf(stderr, "tenderpool publish: [security] mode = curve is not supported by the "
-                        "client yet; use mode = none\n");
+    tp_cert_t mine, server;
+    char err[600];
+    if (c->opt.cert == NULL || c->opt.server_key == NULL) {
+        fprintf(stderr, "tenderpool publish: [security] mode = curve needs --cert (the member's "
+                        "secret certificate) and --server-key (the server's public one)\n");
         return -1;
     }
-    return -1;
+    if (tp_cert_read(c->opt.cert, &mine, true, err, sizeof(err)) < 0 ||
+        tp_cert_read(c->opt.server_key, &server, false, err, sizeof(err)) < 0) {
+        fprintf(stderr, "tenderpool publish: %s\n", err);
+        return -1;
+    }
+    if (zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, server.public_key, TP_Z85_KEY_LEN) < 0 ||
+        zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, mine.public_key, TP_Z85_KEY_LEN) < 0 ||
+        zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, mine.secret_key, TP_Z85_KEY_LEN) < 0) {
+        fprintf(stderr, "tenderpool publish: CURVE keys refused: %s\n", zmq_strerror(errno));
+        return -1;
+    }
+    memset(&mine, 0, sizeof(mine));
+    return 0;
 }
 
 static int publish_connect(publish_ctx_t *c)
@@ -233,6 +270,12 @@ static int publish_connect(publish_ctx_t *c)
                 zmq_strerror(errno));
         return -1;
     }
+    /* With ZMQ_IMMEDIATE the socket is writable once a connection (and its CURVE handshake)
+     * is complete: wait for that rather than lose the first batches to a send timeout. A
+     * daemon that is not there yet is handled by the resend logic. */
+    zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLOUT};
+    if (zmq_poll(&it, 1, c->opt.timeout_s * 1000) == 0)
+        tp_debug("no connection to %s yet; batches are resent until the deadline", c->endpoint);
     return 0;
 }
 

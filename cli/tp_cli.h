@@ -20,6 +20,8 @@ int tp_cmd_lots(int argc, char **argv);
 int tp_cmd_export_ocds(int argc, char **argv);
 int tp_cmd_award(int argc, char **argv);
 int tp_cmd_status(int argc, char **argv);
+int tp_cmd_keygen(int argc, char **argv);
+int tp_cmd_member(int argc, char **argv);
 /* `lots withdraw LOT [--reason TEXT]` (argv[0] "withdraw"): called by tp_cmd_lots. */
 int tp_cmd_lots_withdraw(int argc, char **argv);
 
@@ -34,8 +36,8 @@ int tp_cli_control_print(const tp_config_t *cfg, const char *cmd, size_t cmdlen)
  * message on error). Returns 0 when -c was given, -1 when it was absent. */
 int tp_cli_load_config(int argc, char **argv, tp_config_t *cfg);
 
-/* A "--name VALUE" (or "--name=VALUE") option a subcommand takes. "--json" is a flag: bare,
- * its *value becomes "1". */
+/* A "--name VALUE" (or "--name=VALUE") option a subcommand takes. "--json" and "--sql-role"
+ * are flags: bare, their *value becomes "1". */
 typedef struct tp_cli_opt {
     const char *name;   /* "--round" */
     const char **value; /* receives the value */

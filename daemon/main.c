@@ -47,16 +47,18 @@ static void find_worker(char *out, size_t outlen)
     snprintf(out, outlen, "%s/tenderpool-worker", TP_LIBEXEC_DIR);
 }
 
-/* Fail closed: CURVE authentication is not built yet, and unauthenticated intake (mode none)
- * is for development on this machine only. */
+/* Fail closed: curve needs its secret key (checked when the intake is set up), and
+ * unauthenticated intake (mode none) is for development on this machine only. */
 static int check_security(const tp_config_t *cfg, char *err, size_t errlen)
 {
     if (cfg->security_mode == TP_SECURITY_CURVE) {
-        snprintf(err, errlen,
-                 "[security] mode = curve: CURVE authentication is not implemented in this "
-                 "version; refusing to run unauthenticated (mode = none is for loopback "
-                 "development)");
-        return -1;
+        if (cfg->secret_key_file[0] == '\0') {
+            snprintf(err, errlen,
+                     "[security] mode = curve needs secret_key_file (tenderpool keygen PATH "
+                     "writes PATH and PATH_secret; name PATH_secret here)");
+            return -1;
+        }
+        return 0;
     }
     const char *ep = cfg->intake_endpoint;
     static const char *const loopback[] = {

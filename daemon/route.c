@@ -338,8 +338,21 @@ void tp_route_client_message(tp_supervisor_t *s)
                        "message: exactly one frame expected");
         goto out;
     }
-    /* curve mode: ZAP sets the authenticated member as User-Id (issue 5) */
+    /* curve mode: ZAP set the authenticated member as the message's User-Id */
     const char *auth = "";
+    if (s->auth != NULL) {
+        const char *uid = zmq_msg_gets(&raw, "User-Id");
+        if (uid == NULL || uid[0] == '\0') {
+            tp_err("message without an authenticated member dropped (ZAP not enforced?)");
+            goto out;
+        }
+        if (!tp_auth_member_active(s, uid)) {
+            refuse_message(s, id, idlen, NULL, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
+                           "UNAUTHENTICATED", "member: its key was revoked or replaced");
+            goto out;
+        }
+        auth = uid;
+    }
     Tenderpool__V1__ClientMessage *m =
         tenderpool__v1__client_message__unpack(NULL, zmq_msg_size(&raw), zmq_msg_data(&raw));
     if (m == NULL || m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND__NOT_SET) {

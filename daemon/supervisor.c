@@ -83,6 +83,8 @@ static int setup_intake(tp_supervisor_t *s)
     zmq_setsockopt(s->intake, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s->intake, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s->intake, ZMQ_LINGER, &linger, sizeof(linger));
+    if (tp_auth_setup(s, s->intake) < 0)
+        return -1;
     if (zmq_bind(s->intake, s->cfg.intake_endpoint) < 0) {
         tp_err("cannot bind the intake %s: %s", s->cfg.intake_endpoint, zmq_strerror(errno));
         return -1;
@@ -180,48 +182,45 @@ static void drain_step(tp_supervisor_t *s)
     }
 }
 
+static void drain_socket(void *sock, int max, void (*fn)(tp_supervisor_t *), tp_supervisor_t *s)
+{
+    for (int i = 0; i < max; i++) {
+        int ev = 0;
+        size_t len = sizeof(ev);
+        zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &len);
+        if (!(ev & ZMQ_POLLIN))
+            break;
+        fn(s);
+    }
+}
+
 static int poll_once(tp_supervisor_t *s, long timeout_ms)
 {
-    zmq_pollitem_t items[4] = {
+    void *zap = tp_auth_zap_socket(s);
+    int dbfd = tp_auth_db_fd(s);
+    zmq_pollitem_t items[6] = {
         {.socket = s->wsock, .events = ZMQ_POLLIN},
         {.fd = s->sigfd, .events = ZMQ_POLLIN},
         {.socket = s->control, .events = s->control ? ZMQ_POLLIN : 0},
-        {.socket = s->intake, .events = s->intake ? ZMQ_POLLIN : 0},
+        {.socket = s->intake, .events = s->intake && !s->draining ? ZMQ_POLLIN : 0},
+        {.socket = zap, .fd = zap ? 0 : s->sigfd, .events = zap ? ZMQ_POLLIN : 0},
+        {.fd = dbfd >= 0 ? dbfd : s->sigfd, .events = dbfd >= 0 ? ZMQ_POLLIN : 0},
     };
-    int n = s->intake && !s->draining ? 4 : s->control ? 3 : 2;
-    if (zmq_poll(items, n, timeout_ms) < 0 && errno != EINTR) {
+    if (zmq_poll(items, 6, timeout_ms) < 0 && errno != EINTR) {
         tp_err("poll: %s", zmq_strerror(errno));
         return -1;
     }
     if (items[1].revents && on_signals(s) < 0)
         return -1;
+    if (items[4].revents) /* handshakes first: a member waits for its ZAP answer */
+        drain_socket(zap, 64, tp_auth_zap, s);
     if (items[0].revents)
-        for (int i = 0; i < TP_READ_BURST; i++) {
-            int ev = 0;
-            size_t len = sizeof(ev);
-            zmq_getsockopt(s->wsock, ZMQ_EVENTS, &ev, &len);
-            if (!(ev & ZMQ_POLLIN))
-                break;
-            tp_route_worker_message(s);
-        }
-    if (n >= 3 && items[2].revents)
-        for (int i = 0; i < 16; i++) {
-            int ev = 0;
-            size_t len = sizeof(ev);
-            zmq_getsockopt(s->control, ZMQ_EVENTS, &ev, &len);
-            if (!(ev & ZMQ_POLLIN))
-                break;
-            tp_control_message(s);
-        }
-    if (n == 4 && items[3].revents)
-        for (int i = 0; i < TP_READ_BURST; i++) {
-            int ev = 0;
-            size_t len = sizeof(ev);
-            zmq_getsockopt(s->intake, ZMQ_EVENTS, &ev, &len);
-            if (!(ev & ZMQ_POLLIN))
-                break;
-            tp_route_client_message(s);
-        }
+        drain_socket(s->wsock, TP_READ_BURST, tp_route_worker_message, s);
+    if (s->control && items[2].revents)
+        drain_socket(s->control, 16, tp_control_message, s);
+    if (s->intake && !s->draining && items[3].revents)
+        drain_socket(s->intake, TP_READ_BURST, tp_route_client_message, s);
+    tp_auth_tick(s, dbfd >= 0 && items[5].revents);
     tp_wproc_restart_due(s);
     check_heartbeats(s);
     return 0;
@@ -253,6 +252,7 @@ static void shutdown_all(tp_supervisor_t *s)
         zmq_close(s->wsock);
     if (s->control)
         zmq_close(s->control);
+    tp_auth_close(s);
     zmq_ctx_term(s->zctx);
     char path[600];
     snprintf(path, sizeof(path), "%s", s->worker_endpoint + strlen("ipc://"));

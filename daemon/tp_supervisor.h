@@ -56,6 +56,8 @@ typedef struct tp_close_state {
     int64_t requested_ms;
 } tp_close_state_t;
 
+typedef struct tp_auth tp_auth_t;
+
 typedef struct tp_supervisor {
     tp_config_t cfg;
     char config_path[512];
@@ -72,6 +74,7 @@ typedef struct tp_supervisor {
     uint8_t ctl_client[256];
     size_t ctl_client_len;
     int64_t started_at; /* unix seconds */
+    tp_auth_t *auth;    /* curve mode: ZAP handler and member keys (auth.c); NULL in mode none */
     int sigfd;
     bool draining;
     int64_t drain_deadline_ms;
@@ -93,6 +96,19 @@ void tp_route_worker_message(tp_supervisor_t *s);
 /* Answer, for every pending message, the items a dead worker owed: RETRY_LATER. */
 void tp_route_worker_lost(tp_supervisor_t *s, uint32_t worker);
 int64_t tp_sup_now_ms(void);
+
+/* auth.c: CURVE. Setup makes intake a CURVE server (before its bind) and binds the ZAP
+ * handler; no-op in mode none. 0, or -1 (logged). */
+int tp_auth_setup(tp_supervisor_t *s, void *intake) __attribute__((warn_unused_result));
+void tp_auth_close(tp_supervisor_t *s);
+void *tp_auth_zap_socket(const tp_supervisor_t *s); /* NULL in mode none */
+int tp_auth_db_fd(const tp_supervisor_t *s);        /* -1 when none */
+/* Answer one ZAP request. */
+void tp_auth_zap(tp_supervisor_t *s);
+/* Reload the member keys after a NOTIFY (db_readable) or every 5 s. */
+void tp_auth_tick(tp_supervisor_t *s, bool db_readable);
+/* Is member (a ZAP User-Id) still an active member? Always true in mode none. */
+bool tp_auth_member_active(const tp_supervisor_t *s, const char *member);
 
 /* control.c: the control socket and the round-close barrier */
 int tp_control_setup(tp_supervisor_t *s) __attribute__((warn_unused_result));

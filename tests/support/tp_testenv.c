@@ -148,9 +148,11 @@ void tp_test_write_config(tp_test_daemon_t *d, int workers, const char *period, 
             "[intake]\nendpoint = %s\n\n[control]\nendpoint = %s\n\n[metrics]\nlisten = "
             "127.0.0.1:%d\n\n[database]\ndsn = %s\n\n[workers]\ncount = %d\nruntime_dir = %s/run\n"
             "\n[rounds]\nperiod = %s\ntimezone = Europe/Paris\n\n[log]\nlevel = info\n\n"
-            "[security]\nmode = none\n\n%s\n",
+            "%s\n%s\n",
             d->endpoint, d->control, free_port(), tp_test_dsn(), workers, d->dir,
-            period ? period : "1w", extra ? extra : "");
+            period ? period : "1w",
+            extra && strstr(extra, "[security]") ? "" : "[security]\nmode = none\n",
+            extra ? extra : "");
     fclose(f);
 }
 
