@@ -1,10 +1,12 @@
 /* tenderpoold: the tenderpool daemon's entry point: options, configuration, then the supervisor. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "tp_calendar.h"
@@ -73,6 +75,21 @@ static int check_security(const tp_config_t *cfg, char *err, size_t errlen)
     return -1;
 }
 
+/* Every member connection (and every half-open one) is a descriptor: use the hard limit
+ * (the unit sets LimitNOFILE) rather than the default soft 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            tp_warn("cannot raise the descriptor limit: %s", strerror(errno));
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096)
+        tp_warn("descriptor limit %llu: few member connections fit (raise LimitNOFILE)",
+                (unsigned long long)rl.rlim_cur);
+}
+
 int main(int argc, char **argv)
 {
     static tp_supervisor_t s; /* the process's one context, zeroed */
@@ -127,6 +144,7 @@ int main(int argc, char **argv)
         tp_fatal("[workers] count must be 1..%d", TP_MAX_WORKERS);
     if (s.cfg.security_mode == TP_SECURITY_NONE)
         tp_warn("[security] mode = none: members are not authenticated (development only)");
+    raise_fd_limit();
     find_worker(s.worker_path, sizeof(s.worker_path));
     tp_notice("tenderpoold %s starting: %d workers, rounds %s in %s", TP_VERSION,
               s.cfg.worker_count, s.cfg.period, s.cfg.timezone);

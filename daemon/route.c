@@ -230,6 +230,15 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
         tenderpool__v1__client_message__free_unpacked(m, NULL);
         return;
     }
+    /* the member's token bucket: the authenticated member, or in mode none the first
+     * envelope's member_id (a batch normally carries one member's requests) */
+    const char *rate_key = auth[0] ? auth : b->items[0]->member_id ? b->items[0]->member_id : "";
+    if (!tp_rate_take(s, rate_key, (uint32_t)b->n_items, tp_sup_now_ms())) {
+        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER,
+                       "RATE_LIMITED", "member: above [limits] member_rate; resend later");
+        tenderpool__v1__client_message__free_unpacked(m, NULL);
+        return;
+    }
     if (s->in_flight_items + (int64_t)b->n_items > s->cfg.max_in_flight || s->draining) {
         refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "OVERLOADED",
                        s->draining ? "server shutting down; resend later"

@@ -83,6 +83,8 @@ static int setup_intake(tp_supervisor_t *s)
     zmq_setsockopt(s->intake, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s->intake, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s->intake, ZMQ_LINGER, &linger, sizeof(linger));
+    int handshake_ms = 10000; /* a peer that never completes its handshake is dropped */
+    zmq_setsockopt(s->intake, ZMQ_HANDSHAKE_IVL, &handshake_ms, sizeof(handshake_ms));
     if (tp_auth_setup(s, s->intake) < 0)
         return -1;
     if (zmq_bind(s->intake, s->cfg.intake_endpoint) < 0) {
@@ -253,6 +255,7 @@ static void shutdown_all(tp_supervisor_t *s)
     if (s->control)
         zmq_close(s->control);
     tp_auth_close(s);
+    tp_rate_free(s);
     zmq_ctx_term(s->zctx);
     char path[600];
     snprintf(path, sizeof(path), "%s", s->worker_endpoint + strlen("ipc://"));

@@ -57,6 +57,9 @@ typedef struct tp_close_state {
 } tp_close_state_t;
 
 typedef struct tp_auth tp_auth_t;
+typedef struct tp_rate tp_rate_t;
+
+#define TP_RATE_MAX_MEMBERS 100000 /* buckets kept before idle ones are forgotten */
 
 typedef struct tp_supervisor {
     tp_config_t cfg;
@@ -75,6 +78,8 @@ typedef struct tp_supervisor {
     size_t ctl_client_len;
     int64_t started_at; /* unix seconds */
     tp_auth_t *auth;    /* curve mode: ZAP handler and member keys (auth.c); NULL in mode none */
+    tp_rate_t *rates;   /* per-member token buckets (ratelimit.c), a uthash table */
+    uint64_t n_rate_limited; /* messages answered RATE_LIMITED */
     int sigfd;
     bool draining;
     int64_t drain_deadline_ms;
@@ -109,6 +114,12 @@ void tp_auth_zap(tp_supervisor_t *s);
 void tp_auth_tick(tp_supervisor_t *s, bool db_readable);
 /* Is member (a ZAP User-Id) still an active member? Always true in mode none. */
 bool tp_auth_member_active(const tp_supervisor_t *s, const char *member);
+
+/* ratelimit.c: take n tokens from member's bucket; false (and counted) when it has fewer. */
+bool tp_rate_take(tp_supervisor_t *s, const char *member, uint32_t n, int64_t now_ms);
+size_t tp_rate_limited_members(const tp_supervisor_t *s, int64_t now_ms);
+void tp_rate_forget_idle(tp_supervisor_t *s, int64_t now_ms);
+void tp_rate_free(tp_supervisor_t *s);
 
 /* control.c: the control socket and the round-close barrier */
 int tp_control_setup(tp_supervisor_t *s) __attribute__((warn_unused_result));
