@@ -5,6 +5,7 @@ from decimal import Decimal
 import os
 import random
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -434,6 +435,62 @@ class ThirdPartyClient(unittest.TestCase):
             "OR cpv <> (ARRAY['30192000','03211000','09134100','30197630','33141000','44111000'])"
             "[split_part(request_ref, '-', 3)::int % 6 + 1]) LIMIT 5")
         self.assertEqual(bad, [], "rows stored with other items' values")
+
+
+class ThirdPartyCurveClient(unittest.TestCase):
+    """[security] mode = curve with certificates written by `tenderpool keygen` / `member add`,
+    loaded by pyzmq's own zmq.auth.load_certificate."""
+
+    def cli(self, *args):
+        r = subprocess.run([os.path.join(tpharness.BUILD_DIR, "tenderpool")] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def setUp(self):
+        import zmq.auth
+        self.d = tpharness.Daemon(workers=2, period="1w")
+        keys = os.path.join(self.d.dir, "keys")
+        self.d.reset_db()
+        self.cli("keygen", os.path.join(self.d.dir, "server.key"))
+        self.d.write_config(extra="[security]\nmode = curve\nsecret_key_file = %s\n"
+                            % os.path.join(self.d.dir, "server.key_secret"))
+        self.cli("member", "add", "py-member", "--out", keys, "-c", self.d.conf)
+        pub, sec = zmq.auth.load_certificate(os.path.join(keys, "py-member.key_secret"))
+        server, none = zmq.auth.load_certificate(os.path.join(keys, "server.key"))
+        self.assertIsNone(none, "server.key holds no secret")
+        self.curve = (pub, sec, server)
+        self.d.start()
+
+    def tearDown(self):
+        rc = self.d.stop()
+        self.d.cleanup(keep=rc != 0)
+        self.assertEqual(rc, 0, "tenderpoold exit status")
+
+    def test_member_key_acts_only_as_its_member(self):
+        c = tpharness.Client(self.d.endpoint, curve=self.curve)
+        try:
+            reply = c.call(batch(submit("CURVE-1", member="py-member"),
+                                 submit("CURVE-2", member=""),
+                                 submit("CURVE-3", member="someone-else")))
+            acks = reply.batch_ack.acks
+            self.assertEqual([status_name(a.status) for a in acks],
+                             ["STATUS_ACCEPTED", "STATUS_ACCEPTED", "STATUS_REJECTED"])
+            self.assertEqual(acks[2].error_code, "MEMBER_MISMATCH")
+            self.assertEqual(tpharness.psql_value(
+                "SELECT count(*) FROM tenderpool.revision WHERE member_id = 'py-member'"), "2")
+        finally:
+            c.close()
+
+    def test_unknown_key_gets_nothing(self):
+        import zmq
+        pub, sec = zmq.curve_keypair()
+        c = tpharness.Client(self.d.endpoint, curve=(pub, sec, self.curve[2]))
+        try:
+            c.send(batch(submit("CURVE-X", member="py-member")))
+            self.assertFalse(c.sock.poll(1500, zmq.POLLIN), "an unknown key is answered")
+        finally:
+            c.close()
 
 
 if __name__ == "__main__":

@@ -116,9 +116,10 @@ class Daemon:
                     "[workers]\ncount = %d\nruntime_dir = %s/run\n\n"
                     "[rounds]\nperiod = %s\ntimezone = Europe/Paris\n\n"
                     "[log]\nlevel = info\n\n"
-                    "[security]\nmode = none\n\n%s\n"
+                    "%s\n%s\n"
                     % (self.endpoint, self.control, free_port(), dsn(), workers, self.dir,
-                       period, extra))
+                       period, "" if "[security]" in extra else "[security]\nmode = none\n",
+                       extra))
 
     def reset_db(self):
         """Drop the schema and re-apply the migrations with `tenderpool migrate`."""
@@ -197,11 +198,15 @@ class Daemon:
 class Client:
     """A ZeroMQ DEALER connected to the intake endpoint: one frame out, one frame back."""
 
-    def __init__(self, endpoint, ctx=None):
+    def __init__(self, endpoint, ctx=None, curve=None):
+        """curve: (client public, client secret, server public) Z85 keys, e.g. from
+        zmq.auth.load_certificate; None for [security] mode = none."""
         self.pb = pb2()
         self.ctx = ctx or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            self.sock.curve_publickey, self.sock.curve_secretkey, self.sock.curve_serverkey = curve
         self.sock.connect(endpoint)
 
     def close(self):
