@@ -423,6 +423,22 @@ static void seed_status(seed_writer_t *w)
     free(many);
 }
 
+/* Strings with a NUL byte inside (valid protobuf; protobuf-c hands them over as C strings, so
+ * everything after the NUL goes unseen): made by packing a marker and overwriting it. */
+static void seed_embedded_nul(seed_writer_t *w)
+{
+    seed_item_t it = good_item("PO-1#: spaces!");
+    it.description = "ok#\x01\xff";
+    it.quantity = "10#.5";
+    size_t len;
+    uint8_t *buf = pack_batch(0, &it, 1, &len);
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '#')
+            buf[i] = '\0';
+    write_seed(w, "embedded-nul", buf, len);
+    free(buf);
+}
+
 /* Frames that are not quite messages: no kind, truncated, trailing bytes, unknown fields. */
 static void seed_frames(seed_writer_t *w)
 {
@@ -463,6 +479,7 @@ int main(int argc, char **argv)
     seed_leap_day(&w);
     seed_status(&w);
     seed_frames(&w);
+    seed_embedded_nul(&w);
     printf("make_seeds: %d seeds in %s\n", w.count, w.dir);
     return 0;
 }
