@@ -150,13 +150,13 @@ static void reply_status(tp_supervisor_t *s, const uint8_t *id, size_t idlen)
                       (json_int_t)w->beat.accepted, "commits", (json_int_t)w->beat.commits));
     }
     json_t *o = json_pack(
-        "{s:s, s:i, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:o, s:s?, s:o}", "daemon", "running",
+        "{s:s, s:i, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:o, s:s?, s:o}", "daemon", "running",
         "pid", (int)getpid(), "started_at", (json_int_t)s->started_at, "intake",
         s->cfg.intake_endpoint, "draining", s->draining, "in_flight_items",
-        (json_int_t)s->in_flight_items, "messages", (json_int_t)s->n_messages,
-        "rate_limited_messages", (json_int_t)s->n_rate_limited, "rate_limited_members",
-        (json_int_t)tp_rate_limited_members(s, tp_sup_now_ms()), "workers", workers, "closing",
-        s->close.active ? s->close.info.round : NULL, "last_close",
+        (json_int_t)s->in_flight_items, "messages", (json_int_t)s->n_messages, "dropped_replies",
+        (json_int_t)s->n_dropped_replies, "rate_limited_messages", (json_int_t)s->n_rate_limited,
+        "rate_limited_members", (json_int_t)tp_rate_limited_members(s, tp_sup_now_ms()), "workers",
+        workers, "closing", s->close.active ? s->close.info.round : NULL, "last_close",
         close_json(&s->last_close, s->last_close_at));
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     reply_control(s, id, idlen, text ? text : "error: cannot build the status");
