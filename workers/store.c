@@ -51,6 +51,39 @@ int tp_store_connect(tp_store_t *st, const char *dsn, const char *app, char *err
         tp_store_disconnect(st);
         return -1;
     }
+    /* Least privilege (sql/006_roles.sql): a superuser works but is warned about, once per
+     * process; any other role needs BYPASSRLS, since PostgreSQL refuses COPY FROM into the
+     * tables under row-level security (every commit would fail). */
+    static bool warned_superuser;
+    PGresult *r = tp_pg_query(st->qconn, "database role check", err, errlen,
+                              "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
+                              "WHERE rolname = current_user",
+                              0, NULL);
+    if (r == NULL || PQntuples(r) != 1) {
+        if (r != NULL)
+            snprintf(err, errlen, "database role check: current_user not in pg_roles");
+        PQclear(r);
+        tp_store_disconnect(st);
+        return -1;
+    }
+    const char *role = PQgetvalue(r, 0, 0);
+    bool super = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    bool bypass = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    if (super && !warned_superuser) {
+        tp_warn("database role %s is a superuser: use a role with only tenderpool_daemon's grants "
+                "(and BYPASSRLS)",
+                role);
+        warned_superuser = true;
+    } else if (!super && !bypass) {
+        snprintf(err, errlen,
+                 "database role %s lacks BYPASSRLS: the workers COPY into tables under row-level "
+                 "security (ALTER ROLE %s BYPASSRLS, as a superuser)",
+                 role, role);
+        PQclear(r);
+        tp_store_disconnect(st);
+        return -1;
+    }
+    PQclear(r);
     st->cstate = TP_COMMIT_IDLE;
     return 0;
 }
