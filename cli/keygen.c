@@ -28,8 +28,8 @@ int tp_cmd_keygen(int argc, char **argv)
         fprintf(stderr, "tenderpool keygen: %s\n", err);
         return 1;
     }
-    printf("wrote %s (public) and %s (secret, mode 0600); server public key %s\n", argv[1],
-           secret, c.public_key);
+    printf("wrote %s (public) and %s (secret, mode 0600); server public key %s\n", argv[1], secret,
+           c.public_key);
     memset(&c, 0, sizeof(c));
     return 0;
 }

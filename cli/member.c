@@ -129,8 +129,9 @@ static int member_add(const tp_config_t *cfg, const char *name, const char *dir,
         const char *rp[] = {name, role, password};
         if (tp_pg_exec(pg, "create member role", err, sizeof(err),
                        "SELECT tenderpool.create_member_role($1, $2, $3)", 3, rp) < 0) {
-            fprintf(stderr, "tenderpool member add: the member exists now, but its SQL role "
-                            "could not be created: %s\n",
+            fprintf(stderr,
+                    "tenderpool member add: the member exists now, but its SQL role "
+                    "could not be created: %s\n",
                     err);
             goto out;
         }
@@ -180,7 +181,7 @@ static int member_update(const tp_config_t *cfg, const char *name, const char *d
     PGresult *r = tp_pg_query(
         pg, revoke ? "revoke member" : "rotate key", err, sizeof(err),
         revoke ? "UPDATE tenderpool.member SET status = 'revoked', revoked_at = now() "
-                 "WHERE member_id = $1 AND status = 'active' RETURNING member_id"
+                 "WHERE member_id = $1 AND status = 'active' RETURNING member_id, sql_role"
                : "UPDATE tenderpool.member SET public_key = $2, key_set_at = now() "
                  "WHERE member_id = $1 AND status = 'active' RETURNING member_id",
         revoke ? 1 : 2, p);
@@ -190,9 +191,22 @@ static int member_update(const tp_config_t *cfg, const char *name, const char *d
     } else if (PQntuples(r) == 0) {
         fprintf(stderr, "tenderpool member: no active member '%s'\n", name);
     } else if (revoke) {
-        printf("member %s revoked: new connections are refused now, open ones within 5 s\n",
-               name);
+        printf("member %s revoked: new connections are refused now, open ones within 5 s\n", name);
         rc = 0;
+        if (!PQgetisnull(r, 0, 1)) { /* its SQL login goes too (it already sees nothing) */
+            const char *rp[] = {PQgetvalue(r, 0, 1)};
+            PGresult *q = tp_pg_query(pg, "role", err, sizeof(err),
+                                      "SELECT format('ALTER ROLE %I NOLOGIN', $1::text)", 1, rp);
+            if (q == NULL || tp_pg_exec(pg, "disable role", err, sizeof(err), PQgetvalue(q, 0, 0),
+                                        0, NULL) < 0) {
+                fprintf(stderr, "tenderpool member revoke: SQL role %s not disabled: %s\n", rp[0],
+                        err);
+                rc = 1;
+            } else {
+                printf("SQL login role %s disabled\n", rp[0]);
+            }
+            PQclear(q);
+        }
     } else {
         printf("member %s has a new key %s; its old key is refused from now on\n", name,
                c.public_key);
@@ -218,8 +232,9 @@ int tp_cmd_member(int argc, char **argv)
     bool needs_name = strcmp(sub, "list") != 0;
     int first_opt = needs_name ? 3 : 2; /* the first argument that may be an option */
     if (needs_name && (argc < 3 || !member_name_ok(argv[2]))) {
-        fprintf(stderr, "tenderpool member %s: NAME (1-64 characters of [A-Za-z0-9._-]) is "
-                        "required\n",
+        fprintf(stderr,
+                "tenderpool member %s: NAME (1-64 characters of [A-Za-z0-9._-]) is "
+                "required\n",
                 sub);
         fputs(MEMBER_USAGE, stderr);
         return 2;
@@ -237,8 +252,9 @@ int tp_cmd_member(int argc, char **argv)
         return member_update(&cfg, argv[2], NULL, true);
     if (strcmp(sub, "rotate-key") == 0)
         return member_update(&cfg, argv[2], out ? out : ".", false);
-    fprintf(stderr, "tenderpool member: unknown command '%s' (known: add, list, revoke, "
-                    "rotate-key)\n",
+    fprintf(stderr,
+            "tenderpool member: unknown command '%s' (known: add, list, revoke, "
+            "rotate-key)\n",
             sub);
     return 2;
 }

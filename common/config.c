@@ -58,7 +58,8 @@ _Static_assert(sizeof(tp_security_mode_t) == sizeof(int), "enum fields must be i
  * buyer_name (the OCDS export's identifiers). The socket, process and identity
  * keys need a restart; limits, pooling, tender, batch size and log level reload on SIGHUP.
  * max_message_bytes is a socket option applied at bind, and the round calendar cuts the open
- * round, so both need a restart too. owner_dsn is only read by `tenderpool migrate`. */
+ * round, so both need a restart too. owner_dsn is read by `tenderpool migrate`, `cpv import` and
+ * `member`. */
 static const cfg_key_t cfg_keys[] = {
     STR("intake", "endpoint", intake_endpoint, 1, false, "tcp://127.0.0.1:5570"),
     NUM("intake", "max_message_bytes", CFG_INT64, max_message_bytes, 1024, 1073741824, false,

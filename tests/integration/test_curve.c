@@ -222,3 +222,28 @@ Test(curve, certificates_and_secret_file_rules)
     cr_expect(strstr(out, "must not be readable") != NULL, "%s", out);
     chmod(path, 0600);
 }
+
+Test(curve, member_sql_role_follows_the_member)
+{
+    char out[4096];
+    tp_test_pg_exec(db, "DROP ROLE IF EXISTS tpm_carl_t");
+    cr_assert_eq(tp_test_run(out, sizeof(out),
+                             CLI " member add carl_t --sql-role --password s3cret --out %s -c %s"
+                                 " 2>&1",
+                             keys, d.conf),
+                 0, "%s", out);
+    cr_expect(strstr(out, "tpm_carl_t") != NULL, "%s", out);
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM pg_roles WHERE rolname = 'tpm_carl_t'"
+                                     " AND rolcanlogin"),
+                 1);
+    char *role =
+        tp_test_pg_value(db, "SELECT sql_role FROM tenderpool.member WHERE member_id = 'carl_t'");
+    cr_expect_str_eq(role, "tpm_carl_t");
+    free(role);
+    cr_assert_eq(tp_test_run(out, sizeof(out), CLI " member revoke carl_t -c %s 2>&1", d.conf), 0,
+                 "%s", out);
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM pg_roles WHERE rolname = 'tpm_carl_t'"
+                                     " AND rolcanlogin"),
+                 0, "a revoked member's SQL login is disabled");
+    tp_test_pg_exec(db, "DROP ROLE IF EXISTS tpm_carl_t");
+}

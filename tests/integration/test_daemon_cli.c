@@ -36,12 +36,12 @@ Test(daemon_cli, mode_none_refuses_a_public_address)
     cr_expect(strstr(out, "refuses to bind") != NULL, "%s", out);
 }
 
-Test(daemon_cli, curve_is_refused_until_it_exists)
+Test(daemon_cli, curve_without_a_secret_key_is_refused)
 {
     tp_test_daemon_t d = {0};
     char out[2048];
     cr_expect_eq(check_config(&d, "tcp://127.0.0.1:5999", "curve", out, sizeof(out)), 1, "%s", out);
-    cr_expect(strstr(out, "not implemented") != NULL, "%s", out);
+    cr_expect(strstr(out, "secret_key_file") != NULL, "%s", out);
 }
 
 Test(daemon_cli, help_and_bad_usage)
