@@ -4,7 +4,8 @@
 #                                run the daemon fed by sample member ERPs, close the round, show
 #                                its lots and the carried-over requests
 #   deploy/quickstart.sh test    build and run the whole test suite (ctest), again in a sanitizer
-#                                build (ASan + UBSan), then the format check
+#                                build (ASan + UBSan), fuzz the ClientMessage decoding and
+#                                validation for 60 s (libFuzzer), then the format check
 #   deploy/quickstart.sh bench   build and run tenderpool-bench against a throwaway PostgreSQL
 # Works on a fresh Debian 12 as root or as a user with sudo.
 set -euo pipefail
@@ -17,7 +18,7 @@ shared=${TENDERPOOL_REFDATA:-$top/../shared}
 packages=(build-essential cmake pkg-config clang clang-format protobuf-c-compiler protobuf-compiler
           libprotobuf-c-dev libzmq3-dev libpq-dev libcriterion-dev libinih-dev libjansson-dev
           libmicrohttpd-dev libsystemd-dev uthash-dev postgresql postgresql-client
-          python3 python3-zmq python3-protobuf python3-jsonschema procps git)
+          python3 python3-zmq python3-protobuf python3-jsonschema procps git libclang-rt-14-dev)
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -153,6 +154,27 @@ format_check() {
     return $bad
 }
 
+# libFuzzer over decode + validation of a ClientMessage (tests/fuzz), in build-fuzz/ (clang,
+# ASan + UBSan), from the seed corpus written at build time; any crash, leak, sanitizer report
+# or broken invariant fails the command and leaves the input in build-fuzz/tests/fuzz/artifacts.
+fuzz_client_message() {
+    local fb=$top/build-fuzz seconds=${TP_FUZZ_SECONDS:-60}
+    local dir=$fb/tests/fuzz
+    say "fuzzing ClientMessage decode + validation for ${seconds}s (libFuzzer, build-fuzz/)"
+    CC=clang cmake -S "$top" -B "$fb" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTP_FUZZ=ON \
+        -DTP_TESTS=OFF >/dev/null
+    cmake --build "$fb" -j"$(nproc)" --target fuzz_client_message fuzz_seeds
+    mkdir -p "$dir/corpus" "$dir/artifacts"
+    "$dir/fuzz_client_message" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+        -print_final_stats=1 -dict="$top/tests/fuzz/client_message.dict" \
+        -artifact_prefix="$dir/artifacts/" "$dir/corpus" "$dir/seeds" 2>"$dir/fuzz.log" || {
+        tail -n 60 "$dir/fuzz.log"
+        echo "the fuzzer found a problem: $dir/fuzz.log, input in $dir/artifacts/"
+        return 1
+    }
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' "$dir/fuzz.log" || true
+}
+
 run_tests() {
     install_missing
     build_all
@@ -162,6 +184,7 @@ run_tests() {
     cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTP_SANITIZE=ON >/dev/null
     cmake --build "$top/build-asan" -j"$(nproc)"
     (cd "$top/build-asan" && ctest --output-on-failure --timeout 600)
+    fuzz_client_message
     format_check
 }
 
