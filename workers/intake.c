@@ -5,6 +5,7 @@
 
 #include "tp_log.h"
 #include "tp_mem.h"
+#include "tp_wire.h"
 #include "tp_worker.h"
 
 /* ---- replies ---- */
@@ -277,6 +278,9 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
     tp_worker_refresh_round(w, now);
     tp_validate_ctx_t vc;
     fill_validate_ctx(w, hdr, now, &vc);
+    /* protobuf-c hands strings over up to their first NUL: find the ones that had more */
+    const char **nul = xcalloc(b->n_items ? b->n_items : 1, sizeof(*nul));
+    (void)tp_wire_nul_fields(payload, len, nul, b->n_items, NULL);
     uint32_t n = r->n;
     for (uint32_t i = 0; i < n; i++) {
         if (idx[i] >= b->n_items) {
@@ -288,7 +292,11 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
         echo_ref(&r->acks[i], env);
         tp_request_t q;
         tp_reject_t rej;
-        if (tp_validate_envelope(&vc, env, &q, &rej) < 0)
+        if (nul[idx[i]] != NULL) {
+            rej.code = "INVALID_FIELD";
+            snprintf(rej.detail, sizeof(rej.detail), "%s: contains a NUL byte", nul[idx[i]]);
+            reject_item(w, r, i, &rej, env);
+        } else if (tp_validate_envelope(&vc, env, &q, &rej) < 0)
             reject_item(w, r, i, &rej, env);
         else if (!tp_store_up(&w->store))
             tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER,
@@ -296,6 +304,7 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
         else
             accept_item(w, r, i, env, &q);
     }
+    free(nul);
     if (n == 0)
         reply_send(w, r);
     tp_worker_maybe_commit(w);

@@ -6,6 +6,7 @@
 #include "tp_log.h"
 #include "tp_mem.h"
 #include "tp_pg.h"
+#include "tp_wire.h"
 #include "tp_worker.h"
 
 #define TP_STATUS_MAX_REFS 1000
@@ -178,9 +179,13 @@ void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void
         goto out;
     }
     const Tenderpool__V1__StatusQuery *q = m->status;
-    const char *why = NULL, *member = member_of(w, hdr, q, &why);
+    const char *why = NULL, *member = member_of(w, hdr, q, &why), *nul = NULL;
     char err[512];
-    if (member == NULL) {
+    (void)tp_wire_nul_fields(payload, len, NULL, 0, &nul);
+    if (nul != NULL) {
+        snprintf(err, sizeof(err), "%s: contains a NUL byte", nul);
+        refuse(w, hdr->token, q->query_id, "INVALID_FIELD", err);
+    } else if (member == NULL) {
         refuse(w, hdr->token, q->query_id, why,
                strcmp(why, "MEMBER_MISMATCH") == 0
                    ? "member_id: differs from the authenticated member"

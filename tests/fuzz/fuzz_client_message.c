@@ -8,6 +8,7 @@
 #include "tp_copybuf.h"
 #include "tp_fuzz_fixture.h"
 #include "tp_validate.h"
+#include "tp_wire.h"
 
 #define FUZZ_NCTX 2
 #define FUZZ_MAX_INT 12 /* SPEC 3: at most 12 integer and 6 fraction digits */
@@ -460,11 +461,30 @@ static void fuzz_status(const Tenderpool__V1__StatusQuery *q)
 
 /* ---- the frame ---- */
 
+/* The worker's raw walk for NUL bytes (common/wire.c) parses the same untrusted frame: it must
+ * not crash or read out of bounds, and names only fields of the protocol. */
+static void fuzz_wire(const uint8_t *data, size_t size, const Tenderpool__V1__ClientMessage *m)
+{
+    size_t n = m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH && m->batch
+                   ? m->batch->n_items
+                   : 0;
+    const char **names = calloc(n ? n : 1, sizeof(*names));
+    const char *status = NULL;
+    (void)tp_wire_nul_fields(data, size, names, n, &status);
+    for (size_t i = 0; i < n; i++)
+        FUZZ_CHECK(names[i] == NULL || names[i][0] != '\0', "an empty field name");
+    FUZZ_CHECK(status == NULL || status[0] != '\0', "an empty field name");
+    free(names);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Tenderpool__V1__ClientMessage *m = tenderpool__v1__client_message__unpack(NULL, size, data);
-    if (m == NULL)
+    if (m == NULL) {
+        (void)tp_wire_nul_fields(data, size, NULL, 0, NULL); /* must not crash either */
         return 0; /* undecodable: one REJECTED/MALFORMED ack, nothing else looked at */
+    }
+    fuzz_wire(data, size, m);
     if (m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH && m->batch != NULL)
         fuzz_batch(m->batch);
     else if (m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_STATUS && m->status != NULL)

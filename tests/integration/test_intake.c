@@ -433,3 +433,29 @@ Test(intake, resend_of_an_older_revision_is_duplicate)
     tenderpool__v1__server_message__free_unpacked(sm1, NULL);
     tenderpool__v1__server_message__free_unpacked(sm2, NULL);
 }
+
+Test(intake, a_nul_byte_inside_a_string_is_invalid)
+{
+    /* protobuf-c would hand "NUL-1" over and drop the rest: the worker reads the raw frame */
+    tp_test_item_t it[2] = {tp_test_item_default("acme", "NUL-1#tail"),
+                            tp_test_item_default("acme", "nul-neighbour")};
+    it[1].description = "fine#too";
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(31, it, 2, &len);
+    uint8_t *hash = memchr(buf, '#', len);
+    cr_assert_not_null(hash);
+    *hash = '\0'; /* only the first '#': in request_ref of item 0 */
+    tp_test_send(sock, buf, len);
+    free(buf);
+    Tenderpool__V1__ServerMessage *sm = tp_test_recv(sock, 10000);
+    cr_assert_not_null(sm);
+    cr_assert_eq(sm->batch_ack->n_acks, 2);
+    cr_expect_eq(sm->batch_ack->acks[0]->status, TENDERPOOL__V1__STATUS__STATUS_REJECTED);
+    cr_expect_str_eq(sm->batch_ack->acks[0]->error_code, "INVALID_FIELD");
+    cr_expect(strstr(sm->batch_ack->acks[0]->detail, "request_ref: contains a NUL byte") != NULL,
+              "%s", sm->batch_ack->acks[0]->detail);
+    cr_expect_eq(sm->batch_ack->acks[1]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED,
+                 "the neighbour is not spoiled: %s", sm->batch_ack->acks[1]->detail);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    cr_expect_eq(count_rows("acme"), 1, "only the neighbour is stored");
+}

@@ -1,0 +1,138 @@
+/* Minimal protobuf wire walk over ClientMessage: string fields that contain a NUL byte. */
+#include <string.h>
+
+#include "tp_wire.h"
+
+typedef struct wreader {
+    const uint8_t *p, *end;
+} wreader_t;
+
+static int varint(wreader_t *r, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end)
+            return -1;
+        uint8_t b = *r->p++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* The next field: its number, and for length-delimited ones its bytes in *sub (wt 2);
+ * other wire types are skipped. 1 read, 0 at the end, -1 malformed. */
+static int next_field(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub)
+{
+    uint64_t key, v;
+    if (r->p >= r->end)
+        return 0;
+    if (varint(r, &key) < 0 || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
+        return -1;
+    *num = (uint32_t)(key >> 3);
+    *wt = (int)(key & 7);
+    switch (*wt) {
+    case 0:
+        return varint(r, &v) < 0 ? -1 : 1;
+    case 1:
+    case 5: {
+        size_t n = *wt == 1 ? 8 : 4;
+        if ((size_t)(r->end - r->p) < n)
+            return -1;
+        r->p += n;
+        return 1;
+    }
+    case 2:
+        if (varint(r, &v) < 0 || v > (uint64_t)(r->end - r->p))
+            return -1;
+        sub->p = r->p;
+        sub->end = r->p + v;
+        r->p += v;
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+/* names[k] is the name of string field k (NULL: not a string); fields listed in `nested`
+ * are messages walked with the same name table (PurchaseRequest and Cancel share theirs). */
+static const char *const request_names[] = {
+    NULL,       "request_ref", NULL,      "cpv",           "item_key", "description",
+    "quantity", "unit",        "need_by", "delivery_zone", "currency", "max_unit_price"};
+static const char *const cancel_names[] = {NULL, "request_ref", NULL, "reason"};
+static const char *const status_names[] = {NULL, NULL, "member_id", "request_refs", "round_id"};
+
+/* The first string field of m (a flat message) holding a NUL, or NULL; -1 when malformed. */
+static int flat(wreader_t m, const char *const *names, size_t nnames, const char **found)
+{
+    uint32_t num;
+    int wt, rc;
+    wreader_t sub;
+    while ((rc = next_field(&m, &num, &wt, &sub)) == 1)
+        if (wt == 2 && num < nnames && names[num] && *found == NULL &&
+            memchr(sub.p, 0, (size_t)(sub.end - sub.p)) != NULL)
+            *found = names[num];
+    return rc;
+}
+
+static int envelope(wreader_t m, const char **found)
+{
+    uint32_t num;
+    int wt, rc;
+    wreader_t sub;
+    while ((rc = next_field(&m, &num, &wt, &sub)) == 1) {
+        if (wt != 2)
+            continue;
+        if (num == 1 && *found == NULL && memchr(sub.p, 0, (size_t)(sub.end - sub.p)))
+            *found = "member_id";
+        else if ((num == 2 || num == 3) &&
+                 flat(sub, request_names, sizeof(request_names) / sizeof(*request_names), found) <
+                     0)
+            return -1;
+        else if (num == 4 &&
+                 flat(sub, cancel_names, sizeof(cancel_names) / sizeof(*cancel_names), found) < 0)
+            return -1;
+    }
+    return rc;
+}
+
+int tp_wire_nul_fields(const uint8_t *buf, size_t len, const char **per_item, size_t nitems,
+                       const char **status_field)
+{
+    wreader_t r = {buf, buf + len}, sub, item;
+    uint32_t num, inum;
+    int wt, iwt, rc, irc;
+    size_t n = 0;
+    for (size_t i = 0; per_item && i < nitems; i++)
+        per_item[i] = NULL;
+    if (status_field)
+        *status_field = NULL;
+    while ((rc = next_field(&r, &num, &wt, &sub)) == 1) {
+        if (wt != 2)
+            continue;
+        if (num == 2) { /* StatusQuery */
+            const char *f = NULL;
+            if (flat(sub, status_names, sizeof(status_names) / sizeof(*status_names), &f) < 0)
+                return -1;
+            if (status_field && f)
+                *status_field = f;
+            continue;
+        }
+        if (num != 1)
+            continue;
+        while ((irc = next_field(&sub, &inum, &iwt, &item)) == 1) { /* Batch */
+            if (inum != 2 || iwt != 2)
+                continue;
+            const char *f = NULL;
+            if (envelope(item, &f) < 0)
+                return -1;
+            if (per_item && n < nitems)
+                per_item[n] = f;
+            n++;
+        }
+        if (irc < 0)
+            return -1;
+    }
+    return rc < 0 ? -1 : (int)(n > INT32_MAX ? INT32_MAX : n);
+}

@@ -1,0 +1,107 @@
+/* Unit tests for the raw protobuf walk that finds NUL bytes protobuf-c's strings hide. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_testclient.h"
+#include "tp_wire.h"
+
+/* Replace the first occurrence of `mark` in buf by a NUL byte. */
+static void nul_at(uint8_t *buf, size_t len, char mark)
+{
+    uint8_t *p = memchr(buf, mark, len);
+    cr_assert_not_null(p, "fixture has '%c'", mark);
+    *p = '\0';
+}
+
+Test(wire, clean_batches_have_no_nul_fields)
+{
+    tp_test_item_t it[3] = {
+        tp_test_item_default("acme", "a"),
+        tp_test_item_default("acme", "b"),
+        {.op = "cancel", .member_id = "acme", .request_ref = "c", .revision = 2, .reason = "gone"}};
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(1, it, 3, &len);
+    const char *f[3] = {"x", "x", "x"};
+    cr_expect_eq(tp_wire_nul_fields(buf, len, f, 3, NULL), 3);
+    for (int i = 0; i < 3; i++)
+        cr_expect_null(f[i], "item %d", i);
+    free(buf);
+}
+
+Test(wire, each_string_field_is_named)
+{
+    static const struct {
+        const char *field;
+    } cases[] = {{"member_id"},     {"request_ref"}, {"cpv"},           {"item_key"},
+                 {"description"},   {"quantity"},    {"unit"},          {"need_by"},
+                 {"delivery_zone"}, {"currency"},    {"max_unit_price"}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        tp_test_item_t it[2] = {tp_test_item_default("acme", "r0"),
+                                tp_test_item_default("acme", "r1")};
+        const char *f = cases[k].field;
+        /* a '~' only in that field of item 1 */
+        if (strcmp(f, "member_id") == 0)
+            it[1].member_id = "ac~me";
+        else if (strcmp(f, "request_ref") == 0)
+            it[1].request_ref = "r~1";
+        else if (strcmp(f, "cpv") == 0)
+            it[1].cpv = "1842~300";
+        else if (strcmp(f, "item_key") == 0)
+            it[1].item_key = "gl~oves";
+        else if (strcmp(f, "description") == 0)
+            it[1].description = "d~";
+        else if (strcmp(f, "quantity") == 0)
+            it[1].quantity = "1~0";
+        else if (strcmp(f, "unit") == 0)
+            it[1].unit = "H~7";
+        else if (strcmp(f, "need_by") == 0)
+            it[1].need_by = "2027-01~1";
+        else if (strcmp(f, "delivery_zone") == 0)
+            it[1].delivery_zone = "FR~";
+        else if (strcmp(f, "currency") == 0)
+            it[1].currency = "EU~";
+        else
+            it[1].max_unit_price = "1~";
+        size_t len;
+        uint8_t *buf = tp_test_pack_batch(1, it, 2, &len);
+        nul_at(buf, len, '~');
+        const char *got[2];
+        cr_expect_eq(tp_wire_nul_fields(buf, len, got, 2, NULL), 2);
+        cr_expect_null(got[0]);
+        cr_expect(got[1] && strcmp(got[1], f) == 0, "%s: got %s", f, got[1] ? got[1] : "NULL");
+        free(buf);
+    }
+}
+
+Test(wire, cancel_reason_and_status_query)
+{
+    tp_test_item_t c = {.op = "cancel",
+                        .member_id = "m",
+                        .request_ref = "r",
+                        .revision = 2,
+                        .reason = "no~ longer"};
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(1, &c, 1, &len);
+    nul_at(buf, len, '~');
+    const char *got[1];
+    cr_expect_eq(tp_wire_nul_fields(buf, len, got, 1, NULL), 1);
+    cr_expect_str_eq(got[0], "reason");
+    free(buf);
+    const char *refs[] = {"ok", "b~d"};
+    buf = tp_test_pack_status(3, "m", refs, 2, NULL, &len);
+    nul_at(buf, len, '~');
+    const char *st = NULL;
+    cr_expect_eq(tp_wire_nul_fields(buf, len, NULL, 0, &st), 0);
+    cr_expect_str_eq(st, "request_refs");
+    free(buf);
+}
+
+Test(wire, malformed_frames)
+{
+    static const uint8_t truncated[] = {0x0a, 0x10, 0x12, 0x03};
+    static const uint8_t bad_wire_type[] = {0x0f, 0x00};
+    cr_expect_eq(tp_wire_nul_fields(truncated, sizeof(truncated), NULL, 0, NULL), -1);
+    cr_expect_eq(tp_wire_nul_fields(bad_wire_type, sizeof(bad_wire_type), NULL, 0, NULL), -1);
+    cr_expect_eq(tp_wire_nul_fields((const uint8_t *)"", 0, NULL, 0, NULL), 0);
+}
