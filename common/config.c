@@ -54,7 +54,8 @@ static const cfg_enum_name_t log_levels[] = {
 /* set_enum stores through an int pointer. */
 _Static_assert(sizeof(tp_security_mode_t) == sizeof(int), "enum fields must be int-sized");
 
-/* Every key of SPEC section 6 plus [workers] runtime_dir and [tender] ocid_prefix and
+/* Every key of SPEC section 6 plus [workers] runtime_dir and heartbeat_timeout, and
+ * [tender] ocid_prefix and
  * buyer_name (the OCDS export's identifiers). The socket, process and identity
  * keys need a restart; limits, pooling, tender, batch size and log level reload on SIGHUP.
  * max_message_bytes is a socket option applied at bind, and the round calendar cuts the open
@@ -71,6 +72,7 @@ static const cfg_key_t cfg_keys[] = {
     STR("database", "owner_dsn", owner_dsn, 0, true, ""),
     NUM("workers", "count", CFG_INT, worker_count, 1, 64, false, "2"),
     STR("workers", "runtime_dir", runtime_dir, 1, false, "/run/tenderpool"),
+    NUM("workers", "heartbeat_timeout", CFG_INT, heartbeat_timeout_s, 2, 3600, true, "90"),
     STR("rounds", "period", period, 1, false, "1w"),
     STR("rounds", "timezone", timezone, 1, false, "Europe/Paris"),
     NUM("pooling", "min_members", CFG_INT, min_members, 1, 1000, true, "3"),

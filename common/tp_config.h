@@ -25,6 +25,7 @@ typedef struct tp_config {
     /* [workers] */
     int worker_count;             /* 2 */
     char runtime_dir[TP_CFG_STR]; /* /run/tenderpool: worker ipc sockets */
+    int heartbeat_timeout_s;      /* 90: a ready worker silent this long is killed */
     /* [rounds] */
     char period[32];   /* 1w */
     char timezone[64]; /* Europe/Paris */

@@ -17,9 +17,9 @@
 
 #define TP_READ_BURST 512
 #define TP_DRAIN_MS 25000 /* finish in-flight work within the unit's stop timeout */
-#define TP_HEARTBEAT_MS                                                                            \
-    90000 /* a ready worker silent this long is hung: killed, restarted                            \
-            (a state reload after a close blocks ~10 s per million requests) */
+/* A ready worker silent for [workers] heartbeat_timeout (default 90 s: a state reload after a
+ * close blocks ~10 s per million requests) is hung: killed, restarted. */
+#define TP_STATUS_MS 5000 /* STATUS= for systemd this often */
 
 static int mkdir_p(const char *path)
 {
@@ -115,6 +115,7 @@ static void reload(tp_supervisor_t *s)
     s->cfg.member_rate = next.member_rate;
     s->cfg.member_burst = next.member_burst;
     s->cfg.log_level = next.log_level;
+    s->cfg.heartbeat_timeout_s = next.heartbeat_timeout_s;
     tp_log_set_level(next.log_level);
     tp_notice("configuration reloaded from %s", s->config_path);
     sd_notify(0, "READY=1");
@@ -159,19 +160,52 @@ static int on_signals(tp_supervisor_t *s)
     return 0;
 }
 
+/* Kill hung workers; then, the workers checked, tell systemd's watchdog this process is
+ * alive (WATCHDOG=1 at half the unit's WatchdogSec; nothing without a watchdog). */
 static void check_heartbeats(tp_supervisor_t *s)
 {
-    int64_t now = tp_sup_now_ms();
+    int64_t now = tp_sup_now_ms(), limit = (int64_t)s->cfg.heartbeat_timeout_s * 1000;
     for (int i = 0; i < s->cfg.worker_count; i++) {
         tp_wproc_t *w = &s->w[i];
-        bool closing = i == 0 && s->close.commit_sent; /* close_round blocks worker 0 */
-        if (w->pid && w->ready && !closing && now - w->last_seen_ms > TP_HEARTBEAT_MS) {
+        bool closing = i == 0 && s->close.commit_sent; /* a SQL close blocks worker 0 */
+        if (w->pid && w->ready && !closing && now - w->last_seen_ms > limit) {
             tp_err("worker %d (pid %d) silent for %lld ms: killing it", i, (int)w->pid,
                    (long long)(now - w->last_seen_ms));
             kill(w->pid, SIGKILL);
             w->last_seen_ms = now;
         }
     }
+    if (s->watchdog_usec && now >= s->next_watchdog_ms) {
+        sd_notify(0, "WATCHDOG=1");
+        s->next_watchdog_ms = now + (int64_t)(s->watchdog_usec / 2000);
+    }
+}
+
+/* STATUS= for `systemctl status`: open round, workers, intake rate, restarts. */
+static void notify_status(tp_supervisor_t *s)
+{
+    int64_t now = tp_sup_now_ms();
+    if (now < s->next_status_ms)
+        return;
+    int ready = 0, restarts = 0;
+    uint64_t accepted = 0;
+    for (int i = 0; i < s->cfg.worker_count; i++) {
+        ready += s->w[i].ready;
+        restarts += s->w[i].starts > 0 ? (int)s->w[i].starts - 1 : 0;
+        accepted += s->w[i].beat.accepted;
+    }
+    double secs = s->status_at_ms ? (double)(now - s->status_at_ms) / 1000.0 : 0;
+    double rate = secs > 0 && accepted >= s->status_accepted
+                      ? (double)(accepted - s->status_accepted) / secs
+                      : 0;
+    sd_notifyf(0,
+               "STATUS=%s; workers %d/%d ready, %d restarts; %.0f requests/s accepted; %lld "
+               "in flight%s",
+               s->close.active ? "closing a round" : "accepting", ready, s->cfg.worker_count,
+               restarts, rate, (long long)s->in_flight_items, s->draining ? "; draining" : "");
+    s->status_at_ms = now;
+    s->status_accepted = accepted;
+    s->next_status_ms = now + TP_STATUS_MS;
 }
 
 static void drain_step(tp_supervisor_t *s)
@@ -225,6 +259,7 @@ static int poll_once(tp_supervisor_t *s, long timeout_ms)
     tp_auth_tick(s, dbfd >= 0 && items[5].revents);
     tp_wproc_restart_due(s);
     check_heartbeats(s);
+    notify_status(s);
     return 0;
 }
 
@@ -266,6 +301,8 @@ int tp_supervisor_run(tp_supervisor_t *s)
 {
     s->free_head = -1;
     s->started_at = (int64_t)time(NULL);
+    if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
+        s->watchdog_usec = 0;
     s->zctx = zmq_ctx_new();
     if (setup_signals(s) < 0 || setup_worker_socket(s) < 0) {
         shutdown_all(s);

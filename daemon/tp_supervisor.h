@@ -76,9 +76,12 @@ typedef struct tp_supervisor {
     /* a control client waiting for worker 0's CONTROL_REPLY (withdraw), len 0: none */
     uint8_t ctl_client[256];
     size_t ctl_client_len;
-    int64_t started_at; /* unix seconds */
-    tp_auth_t *auth;    /* curve mode: ZAP handler and member keys (auth.c); NULL in mode none */
-    tp_rate_t *rates;   /* per-member token buckets (ratelimit.c), a uthash table */
+    int64_t started_at;     /* unix seconds */
+    uint64_t watchdog_usec; /* systemd's WatchdogSec (0: none) */
+    int64_t next_watchdog_ms, next_status_ms, status_at_ms;
+    uint64_t status_accepted; /* accepted count at the last STATUS */
+    tp_auth_t *auth;  /* curve mode: ZAP handler and member keys (auth.c); NULL in mode none */
+    tp_rate_t *rates; /* per-member token buckets (ratelimit.c), a uthash table */
     uint64_t n_rate_limited; /* messages answered RATE_LIMITED */
     int sigfd;
     bool draining;

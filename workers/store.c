@@ -122,19 +122,20 @@ bool tp_store_wants_write(const tp_store_t *st)
 
 int tp_store_check_schema(tp_store_t *st, char *err, size_t errlen)
 {
+    /* the migration log is not the daemon role's to read: schema_version() (007) is */
     PGresult *r = tp_pg_query(st->qconn, "schema check", err, errlen,
-                              "SELECT to_regclass('tenderpool.revision') IS NOT NULL AND "
-                              "to_regprocedure('tenderpool.close_round_seal(text, text, integer, "
-                              "integer)') IS NOT NULL",
+                              "SELECT CASE WHEN to_regprocedure('tenderpool.schema_version()') "
+                              "IS NULL THEN 0 ELSE tenderpool.schema_version() END",
                               0, NULL);
     if (r == NULL)
         return -1;
-    int ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    int have = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
-    if (!ok) {
+    if (have < TP_SCHEMA_VERSION) {
         snprintf(err, errlen,
-                 "schema tenderpool is not migrated to this version: run 'tenderpool migrate -c "
-                 "FILE'");
+                 "schema tenderpool is at version %d, this build needs %d: run 'tenderpool "
+                 "migrate -c FILE'",
+                 have, TP_SCHEMA_VERSION);
         return -1;
     }
     return 0;

@@ -392,6 +392,7 @@ Test(rls, views_run_as_the_caller_and_tables_are_forced)
                      "award_lot:search_path=pg_catalog, pg_temp,"
                      "current_member:search_path=pg_catalog, pg_temp,"
                      "member_lot_ids:search_path=pg_catalog, pg_temp,"
+                     "schema_version:search_path=pg_catalog, pg_temp,"
                      "withdraw_lot:search_path=pg_catalog, pg_temp");
     cr_expect_str_eq(value_on(pg, "SELECT coalesce(string_agg(proname, ','), '') FROM pg_proc"
                                   " WHERE pronamespace = 'tenderpool'::regnamespace"
