@@ -24,8 +24,7 @@ bool tp_cert_key_valid(const char *s)
     return s != NULL && strlen(s) == TP_Z85_KEY_LEN && zmq_z85_decode(raw, s) != NULL;
 }
 
-int tp_cert_write(const char *path, const tp_cert_t *c, bool with_secret, char *err,
-                  size_t errlen)
+int tp_cert_write(const char *path, const tp_cert_t *c, bool with_secret, char *err, size_t errlen)
 {
     char tmp[4200], date[32];
     time_t now = time(NULL);
@@ -125,7 +124,8 @@ int tp_cert_read(const char *path, tp_cert_t *c, bool require_private_mode, char
     fclose(f);
     if (bad || !tp_cert_key_valid(c->public_key) ||
         (c->secret_key[0] && !tp_cert_key_valid(c->secret_key))) {
-        snprintf(err, errlen, "%s: not a ZeroMQ CURVE certificate (curve public-key%s missing or "
+        snprintf(err, errlen,
+                 "%s: not a ZeroMQ CURVE certificate (curve public-key%s missing or "
                  "not 40 Z85 characters)",
                  path, require_private_mode ? " / secret-key" : "");
         return -1;

@@ -17,8 +17,8 @@ int tp_cert_generate(tp_cert_t *c) __attribute__((warn_unused_result));
 
 /* Write c as a ZPL certificate: with_secret writes both keys, mode 0600, else only the public
  * key, mode 0644. Written to a temporary file and renamed. 0, or -1 with err set. */
-int tp_cert_write(const char *path, const tp_cert_t *c, bool with_secret, char *err,
-                  size_t errlen) __attribute__((warn_unused_result));
+int tp_cert_write(const char *path, const tp_cert_t *c, bool with_secret, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Read a ZPL certificate ("curve" section, public-key and optional secret-key, quoted or not).
  * require_private_mode: refuse a file that group or others may read. 0, or -1 with err. */

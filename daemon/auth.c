@@ -52,9 +52,8 @@ static void load_keys(tp_auth_t *a)
         if (a->pg)
             PQfinish(a->pg);
         a->pg = tp_pg_connect(a->dsn, err, sizeof(err));
-        if (a->pg == NULL ||
-            tp_pg_exec(a->pg, "listen", err, sizeof(err), "LISTEN tenderpool_member_changed", 0,
-                       NULL) < 0) {
+        if (a->pg == NULL || tp_pg_exec(a->pg, "listen", err, sizeof(err),
+                                        "LISTEN tenderpool_member_changed", 0, NULL) < 0) {
             tp_warn("member keys: %s (keeping %zu known keys; retrying)", err, a->nkeys);
             if (a->pg)
                 PQfinish(a->pg);

@@ -90,6 +90,7 @@ static void refuse_message(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
     size_t n = b && b->n_items ? b->n_items : 1;
     Tenderpool__V1__Ack *acks = xcalloc(n, sizeof(*acks));
     Tenderpool__V1__Ack **ackp = xcalloc(n, sizeof(*ackp));
+    tp_metrics_acks(s->metrics, (int)st, code, n);
     for (size_t i = 0; i < n; i++) {
         tenderpool__v1__ack__init(&acks[i]);
         acks[i].status = st;
@@ -193,9 +194,11 @@ static int send_worker(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h, co
 }
 
 /* Items a worker could not take are answered here, RETRY_LATER: nothing was stored. */
-static void own_ack(tp_pending_t *p, uint32_t i, const char *code, const char *detail)
+static void own_ack(tp_supervisor_t *s, tp_pending_t *p, uint32_t i, const char *code,
+                    const char *detail)
 {
     Tenderpool__V1__Ack *a = &p->own_acks[i];
+    tp_metrics_acks(s->metrics, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, code, 1);
     tenderpool__v1__ack__init(a);
     const Tenderpool__V1__Envelope *e = p->msg->batch->items[i];
     const char *ref = env_ref(e);
@@ -211,7 +214,7 @@ static void fail_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w)
 {
     for (uint32_t i = 0; i < p->nitems; i++)
         if (p->owner[i] == w)
-            own_ack(p, i, "OVERLOADED", "worker unavailable; resend later");
+            own_ack(s, p, i, "OVERLOADED", "worker unavailable; resend later");
     p->part_mask &= ~(1ULL << w);
     p->parts_left--;
 }
@@ -234,8 +237,8 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
      * envelope's member_id (a batch normally carries one member's requests) */
     const char *rate_key = auth[0] ? auth : b->items[0]->member_id ? b->items[0]->member_id : "";
     if (!tp_rate_take(s, rate_key, (uint32_t)b->n_items, tp_sup_now_ms())) {
-        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER,
-                       "RATE_LIMITED", "member: above [limits] member_rate; resend later");
+        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "RATE_LIMITED",
+                       "member: above [limits] member_rate; resend later");
         tenderpool__v1__client_message__free_unpacked(m, NULL);
         return;
     }
@@ -393,7 +396,7 @@ static void merge_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w, const vo
         if (ba && k < ba->n_acks)
             p->acks[i] = ba->acks[k++];
         else
-            own_ack(p, i, "OVERLOADED", "worker answer incomplete; resend later");
+            own_ack(s, p, i, "OVERLOADED", "worker answer incomplete; resend later");
     }
     if (ba == NULL || k != ba->n_acks)
         tp_err("worker %u answered %zu acks for %u items", w, ba ? ba->n_acks : 0, k);
@@ -447,8 +450,8 @@ void tp_route_worker_message(tp_supervisor_t *s)
             tp_control_worker_ready(s, h.worker);
         }
         break;
-    case TP_IPC_HEARTBEAT:
-        if (zmq_msg_size(&pm) == sizeof(wp->beat))
+    case TP_IPC_HEARTBEAT: /* not a dead process's late one: its counters were retired */
+        if (wp->pid == (pid_t)h.pid && zmq_msg_size(&pm) == sizeof(wp->beat))
             memcpy(&wp->beat, zmq_msg_data(&pm), sizeof(wp->beat));
         break;
     case TP_IPC_CONTROL_REPLY:
