@@ -24,6 +24,50 @@ uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_
     return (uint32_t)(h % nworkers);
 }
 
+const char *const tp_ipc_code_names[TP_IPC_NCODES] = {
+    "MALFORMED",       "UNAUTHENTICATED", "MEMBER_MISMATCH", "INVALID_FIELD",
+    "UNKNOWN_UNIT",    "UNKNOWN_CPV",     "UNKNOWN_REQUEST", "ROUND_CLOSED",
+    "BATCH_TOO_LARGE", "DB_UNAVAILABLE",  "OVERLOADED",      "RATE_LIMITED",
+};
+
+const int64_t tp_ipc_lat_bounds_us[TP_IPC_NLAT] = {1000,  2000,   5000,   10000,  20000,
+                                                   50000, 100000, 200000, 500000, 1000000};
+
+void tp_ipc_counts_ack(tp_ipc_counts_t *c, int status, const char *code, uint64_t n)
+{
+    if (status >= 0 && status < TP_IPC_NSTATUS)
+        c->status[status] += n;
+    if (code == NULL || code[0] == '\0')
+        return;
+    for (int i = 0; i < TP_IPC_NCODES; i++)
+        if (strcmp(code, tp_ipc_code_names[i]) == 0) {
+            c->code[i] += n;
+            return;
+        }
+}
+
+void tp_ipc_counts_commit(tp_ipc_counts_t *c, int64_t us)
+{
+    int i = 0;
+    while (i < TP_IPC_NLAT && us > tp_ipc_lat_bounds_us[i])
+        i++;
+    c->commits++;
+    c->commit_in[i]++;
+    c->commit_us += us > 0 ? (uint64_t)us : 0;
+}
+
+void tp_ipc_counts_add(tp_ipc_counts_t *dst, const tp_ipc_counts_t *src)
+{
+    for (int i = 0; i < TP_IPC_NSTATUS; i++)
+        dst->status[i] += src->status[i];
+    for (int i = 0; i < TP_IPC_NCODES; i++)
+        dst->code[i] += src->code[i];
+    for (int i = 0; i <= TP_IPC_NLAT; i++)
+        dst->commit_in[i] += src->commit_in[i];
+    dst->commits += src->commits;
+    dst->commit_us += src->commit_us;
+}
+
 int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, uint32_t **idx)
 {
     if (len < sizeof(*out))

@@ -30,6 +30,7 @@
  *   RELOAD       sup->worker  no payload: reload the request state from the database (after
  *                             an operator change such as a withdrawn lot)
  *   HEARTBEAT payload (optional): tp_ipc_beat_t, the worker's figures for `tenderpool status`
+ *                             and its cumulative counters for the metrics
  *   CLOSE_DONE   w0->sup->all payload tp_ipc_close_t: committed (or failed: `error`); with
  *                             `partial` set, followed by the 12-byte lot hashes of the viable
  *                             lots: workers move their requests on in memory, else reload */
@@ -51,6 +52,34 @@ typedef enum tp_ipc_type {
 
 #define TP_IPC_TYPE_MAX TP_IPC_RELOAD
 
+/* Counters for the metrics, cumulative over one process's life: acks by status and by error
+ * code, successful group commits and their duration. Workers send theirs with each HEARTBEAT;
+ * the supervisor keeps its own (the acks it decides) and the sum of its dead workers'. */
+#define TP_IPC_NSTATUS 6 /* tenderpool.v1.Status values 0..5 (UNSPECIFIED .. RETRY_LATER) */
+#define TP_IPC_NCODES 12 /* the error codes of SPEC section 3: tp_ipc_code_names */
+#define TP_IPC_NLAT 10   /* commit duration buckets: tp_ipc_lat_bounds_us */
+
+typedef struct tp_ipc_counts {
+    uint64_t status[TP_IPC_NSTATUS]; /* acks by Status */
+    uint64_t code[TP_IPC_NCODES];    /* acks by error code */
+    uint64_t commits;                /* group commits that succeeded */
+    uint64_t commit_us;              /* their total duration, microseconds */
+    /* the same commits per duration bucket, not cumulative: commit_in[i] took at most bound i
+     * and more than bound i-1; the last one more than the largest bound */
+    uint64_t commit_in[TP_IPC_NLAT + 1];
+} tp_ipc_counts_t;
+
+extern const char *const tp_ipc_code_names[TP_IPC_NCODES];
+extern const int64_t tp_ipc_lat_bounds_us[TP_IPC_NLAT];
+
+/* Count n acks of status (a Tenderpool__V1__Status) with code ("" or NULL: none; a code outside
+ * the list is counted by status only). */
+void tp_ipc_counts_ack(tp_ipc_counts_t *c, int status, const char *code, uint64_t n);
+/* Count one group commit that took us microseconds. */
+void tp_ipc_counts_commit(tp_ipc_counts_t *c, int64_t us);
+/* dst += src, field by field. */
+void tp_ipc_counts_add(tp_ipc_counts_t *dst, const tp_ipc_counts_t *src);
+
 /* A worker's figures, sent with each HEARTBEAT. */
 typedef struct tp_ipc_beat {
     uint64_t requests; /* requests in its index (every state) */
@@ -58,6 +87,8 @@ typedef struct tp_ipc_beat {
     uint64_t lots;     /* aggregates (open lots) in memory */
     uint64_t accepted; /* revisions accepted since it started */
     uint64_t commits;  /* group commits since it started */
+    uint64_t db_up;    /* 1 while its database connection is up */
+    tp_ipc_counts_t counts;
 } tp_ipc_beat_t;
 
 /* The round being closed and the one that follows it. */

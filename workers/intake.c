@@ -53,6 +53,7 @@ void tp_worker_reply_set(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
                          const char *round_id, uint64_t seq)
 {
     Tenderpool__V1__Ack *a = &r->acks[slot];
+    tp_ipc_counts_ack(&w->counts, (int)status, code, 1); /* every worker ack passes here */
     a->status = status;
     a->error_code = (char *)(code ? code : "");
     if (detail && *detail) {
@@ -446,6 +447,7 @@ void tp_worker_maybe_commit(tp_worker_t *w)
     }
     w->committing = true;
     w->commit_started_ms = tp_mono_ms();
+    w->commit_started_us = tp_mono_us();
     w->building = !w->building;
 }
 
@@ -495,6 +497,7 @@ void tp_worker_commit_done(tp_worker_t *w, tp_commit_result_t res)
     if (res == TP_COMMIT_OK) {
         w->committing = false;
         w->n_commits++;
+        tp_ipc_counts_commit(&w->counts, tp_mono_us() - w->commit_started_us);
         tp_debug("committed %zu rows in %lld ms", running->writes,
                  (long long)(tp_mono_ms() - w->commit_started_ms));
         group_resolve_ok(w, running);

@@ -92,7 +92,9 @@ typedef struct tp_worker {
     int64_t next_complaint_ms;
     int64_t next_cpv_check_ms;
     int64_t commit_started_ms;
+    int64_t commit_started_us; /* the same instant, for the commit duration histogram */
     uint64_t n_accepted, n_commits;
+    tp_ipc_counts_t counts; /* acks and commits for the metrics, sent with each HEARTBEAT */
     /* round close (close.c) */
     bool closing; /* CLOSE_BEGIN seen, CLOSE_DONE not yet */
     tp_ipc_close_t close_info;
@@ -176,5 +178,6 @@ void tp_worker_send(tp_worker_t *w, tp_ipc_type_t type, uint64_t token, uint32_t
                     const void *payload, size_t len);
 int64_t tp_now_ms(void);  /* wall clock: for timestamps stored */
 int64_t tp_mono_ms(void); /* monotonic: for every timer */
+int64_t tp_mono_us(void); /* monotonic, microseconds: for durations measured */
 
 #endif

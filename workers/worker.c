@@ -37,6 +37,13 @@ int64_t tp_mono_ms(void)
     return clock_ms(CLOCK_MONOTONIC);
 }
 
+int64_t tp_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void tp_worker_send(tp_worker_t *w, tp_ipc_type_t type, uint64_t token, uint32_t flags,
                     const void *payload, size_t len)
 {
@@ -315,6 +322,19 @@ static void open_round_row(tp_worker_t *w)
     tp_info("round %s open", w->round.id);
 }
 
+/* The figures `tenderpool status` shows and the counters the metrics add up. */
+static void send_heartbeat(tp_worker_t *w)
+{
+    tp_ipc_beat_t beat = {.requests = tp_reqindex_count(w->ix),
+                          .open = w->lines.live,
+                          .lots = tp_pool_count(w->pool),
+                          .accepted = w->n_accepted,
+                          .commits = w->n_commits,
+                          .db_up = tp_store_up(&w->store),
+                          .counts = w->counts};
+    tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, &beat, sizeof(beat));
+}
+
 static bool idle(const tp_worker_t *w)
 {
     return !w->committing && w->groups[w->building].n == 0;
@@ -386,17 +406,13 @@ int tp_worker_run(tp_worker_t *w)
             open_round_row(w);
             refresh_cpv(w);
             tp_worker_close_tick(w);
-            tp_ipc_beat_t beat = {.requests = tp_reqindex_count(w->ix),
-                                  .open = w->lines.live,
-                                  .lots = tp_pool_count(w->pool),
-                                  .accepted = w->n_accepted,
-                                  .commits = w->n_commits};
-            tp_worker_send(w, TP_IPC_HEARTBEAT, 0, 0, &beat, sizeof(beat));
+            send_heartbeat(w);
             w->next_heartbeat_ms = tp_mono_ms() + 1000;
         }
     }
     tp_info("stopped: %llu requests accepted in %llu commits", (unsigned long long)w->n_accepted,
             (unsigned long long)w->n_commits);
+    send_heartbeat(w); /* the last answers' counts, for a supervisor still serving metrics */
     zmq_close(w->sup); /* with its linger: the last acks leave before the process exits */
     zmq_ctx_term(w->zctx);
     tp_store_disconnect(&w->store);
