@@ -263,6 +263,7 @@ static void finish(tp_supervisor_t *s, const tp_ipc_close_t *c)
         tp_notice("%s", msg);
     if (s->close.client_len)
         reply_control(s, s->close.client, s->close.client_len, msg);
+    tp_metrics_close_done(s->metrics, c);
     if (c->round[0]) {
         s->last_close = *c;
         s->last_close_at = (int64_t)time(NULL);

@@ -260,6 +260,7 @@ static int poll_once(tp_supervisor_t *s, long timeout_ms)
     tp_wproc_restart_due(s);
     check_heartbeats(s);
     notify_status(s);
+    tp_metrics_publish(s);
     return 0;
 }
 
@@ -291,6 +292,7 @@ static void shutdown_all(tp_supervisor_t *s)
         zmq_close(s->control);
     tp_auth_close(s);
     tp_rate_free(s);
+    tp_metrics_stop(s);
     zmq_ctx_term(s->zctx);
     char path[600];
     snprintf(path, sizeof(path), "%s", s->worker_endpoint + strlen("ipc://"));
@@ -304,7 +306,7 @@ int tp_supervisor_run(tp_supervisor_t *s)
     if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
         s->watchdog_usec = 0;
     s->zctx = zmq_ctx_new();
-    if (setup_signals(s) < 0 || setup_worker_socket(s) < 0) {
+    if (setup_signals(s) < 0 || setup_worker_socket(s) < 0 || tp_metrics_start(s) < 0) {
         shutdown_all(s);
         return -1;
     }

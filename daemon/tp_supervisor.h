@@ -22,6 +22,8 @@ typedef struct tp_wproc {
     int64_t last_seen_ms; /* last HELLO/HEARTBEAT/reply */
     tp_ipc_beat_t beat;   /* its figures at its last HEARTBEAT */
     uint32_t starts;      /* processes started for this slot (restarts = starts - 1) */
+    /* the counters of this slot's dead processes, for the metrics */
+    tp_ipc_counts_t retired;
 } tp_wproc_t;
 
 /* A client message waiting for its workers' answers. */
@@ -58,6 +60,7 @@ typedef struct tp_close_state {
 
 typedef struct tp_auth tp_auth_t;
 typedef struct tp_rate tp_rate_t;
+typedef struct tp_metrics tp_metrics_t;
 
 #define TP_RATE_MAX_MEMBERS 100000 /* buckets kept before idle ones are forgotten */
 
@@ -94,6 +97,7 @@ typedef struct tp_supervisor {
     int64_t in_flight_items;
     uint64_t n_dropped_replies;
     uint64_t n_messages;
+    tp_metrics_t *metrics; /* [metrics] listen: counters and the HTTP thread (metrics.c) */
 } tp_supervisor_t;
 
 int tp_supervisor_run(tp_supervisor_t *s) __attribute__((warn_unused_result));
@@ -150,5 +154,21 @@ void tp_wproc_restart_due(tp_supervisor_t *s);
 bool tp_wproc_all_ready(const tp_supervisor_t *s);
 int tp_wproc_running(const tp_supervisor_t *s);
 void tp_wproc_signal_all(tp_supervisor_t *s, int sig);
+
+/* metrics.c: Prometheus text on [metrics] listen (/metrics, /healthz, /readyz), served by
+ * libmicrohttpd's own thread from a snapshot that the supervisor loop publishes; the loop's
+ * state is never read from that thread. Start allocates s->metrics and binds (nothing is
+ * bound when listen is empty); 0, or -1 when the address cannot be bound (logged). */
+int tp_metrics_start(tp_supervisor_t *s) __attribute__((warn_unused_result));
+/* Publish the loop's figures for the HTTP thread (at most every 100 ms; call every turn). */
+void tp_metrics_publish(tp_supervisor_t *s);
+/* Stop the HTTP thread and free s->metrics (NULL allowed). */
+void tp_metrics_stop(tp_supervisor_t *s);
+/* Count n acks the supervisor decided itself (status: a Tenderpool__V1__Status). */
+void tp_metrics_acks(tp_metrics_t *m, int status, const char *code, uint64_t n);
+/* A close ended (CLOSE_DONE, also a failed one). */
+void tp_metrics_close_done(tp_metrics_t *m, const tp_ipc_close_t *c);
+/* A worker process died: its counters join the slot's retired sum, so totals never go back. */
+void tp_metrics_worker_retired(tp_wproc_t *w);
 
 #endif

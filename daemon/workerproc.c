@@ -58,6 +58,7 @@ static void on_exit_status(tp_supervisor_t *s, uint32_t i, int status)
         tp_warn("worker %u (pid %d) exited with status %d", i, (int)w->pid, WEXITSTATUS(status));
     w->pid = 0;
     w->ready = false;
+    tp_metrics_worker_retired(w);
     tp_route_worker_lost(s, i);
     tp_control_worker_lost(s, i);
     if (s->stopping_workers)
