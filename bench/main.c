@@ -1,4 +1,5 @@
 /* tenderpool-bench: options, the order of the phases, and the report against SPEC section 8. */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: tenderpool-bench --dsn DSN [options]\n"
+        "usage: tenderpool-bench [--dsn DSN] [options]\n"
         "\n"
         "Measures tenderpool against SPEC section 8 in one run: baseline A (two connections\n"
         "COPY BINARY), baseline B (8 clients, one INSERT per transaction), durable ingest\n"
@@ -31,7 +32,8 @@ static void usage(FILE *out)
         "and round close with --close-requests open requests in --close-lots lots.\n"
         "The database is migrated, filled and TRUNCATEd: never point it at real data.\n"
         "\n"
-        "  --dsn DSN            PostgreSQL database the bench may fill and truncate (required)\n"
+        "  --dsn DSN            PostgreSQL database the bench may fill and truncate (default:\n"
+        "                       a throwaway cluster under /tmp, started and removed by the bench)\n"
         "  --requests N         durable ingest requests (default 2000000)\n"
         "  --batch N            requests per Batch message (default 100)\n"
         "  --members N          simulated members, one DEALER socket each (default 8)\n"
@@ -460,6 +462,46 @@ static int run(const tp_bench_opts_t *o, tp_bench_results_t *r)
     return rc;
 }
 
+/* The source tree's tests/support/pgtmp.sh (TP_SOURCE_SQL_DIR is <source>/sql). */
+static void pgtmp_path(char *out, size_t n)
+{
+    snprintf(out, n, "%s/../tests/support/pgtmp.sh", TP_SOURCE_SQL_DIR);
+}
+
+static int start_own_pg(char *dir, size_t dirlen, char *dsn, size_t dsnlen)
+{
+    char script[1024], cmd[2200], path[200];
+    pgtmp_path(script, sizeof(script));
+    snprintf(dir, dirlen, "/tmp/tpbench-pg-XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "tenderpool-bench: mkdtemp: %s\n", strerror(errno));
+        return -1;
+    }
+    printf("tenderpool-bench: no --dsn: starting a throwaway PostgreSQL in %s\n", dir);
+    fflush(stdout);
+    snprintf(cmd, sizeof(cmd), "'%s' start '%s' >/dev/null", script, dir);
+    FILE *f = NULL;
+    snprintf(path, sizeof(path), "%s/dsn", dir);
+    if (system(cmd) != 0 || (f = fopen(path, "r")) == NULL || fgets(dsn, (int)dsnlen, f) == NULL) {
+        fprintf(stderr, "tenderpool-bench: cannot start PostgreSQL with %s\n", script);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    dsn[strcspn(dsn, "\n")] = '\0';
+    return 0;
+}
+
+static void stop_own_pg(const char *dir)
+{
+    char script[1024], cmd[2200];
+    pgtmp_path(script, sizeof(script));
+    snprintf(cmd, sizeof(cmd), "'%s' stop '%s' >/dev/null 2>&1; rm -rf '%s'", script, dir, dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "tenderpool-bench: could not remove %s\n", dir);
+}
+
 int main(int argc, char **argv)
 {
     tp_bench_opts_t o;
@@ -467,10 +509,12 @@ int main(int argc, char **argv)
     int prc = parse_options(argc, argv, &o);
     if (prc)
         return prc == 1 ? 0 : 2;
+    static char own_dsn[1024], own_dir[64];
     if (o.dsn == NULL || !o.dsn[0]) {
-        fprintf(stderr, "tenderpool-bench: no database: pass --dsn DSN (a database the bench may "
-                        "fill and truncate), or run it via 'deploy/quickstart.sh bench'\n");
-        return 2;
+        /* no --dsn: a throwaway cluster under /tmp (tests/support/pgtmp.sh), removed at exit */
+        if (start_own_pg(own_dir, sizeof(own_dir), own_dsn, sizeof(own_dsn)) < 0)
+            return 2;
+        o.dsn = own_dsn;
     }
     if (check_setup(&o) < 0)
         return 1;
@@ -481,5 +525,7 @@ int main(int argc, char **argv)
     int rc = run(&o, &r);
     print_table(&o, &r);
     print_json(&o, &r);
+    if (own_dir[0])
+        stop_own_pg(own_dir);
     return rc == 0 ? 0 : 1;
 }
