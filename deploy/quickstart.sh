@@ -18,7 +18,8 @@ shared=${TENDERPOOL_REFDATA:-$top/../shared}
 packages=(build-essential cmake pkg-config clang clang-format protobuf-c-compiler protobuf-compiler
           libprotobuf-c-dev libzmq3-dev libpq-dev libcriterion-dev libinih-dev libjansson-dev
           libmicrohttpd-dev libsystemd-dev uthash-dev postgresql postgresql-client
-          python3 python3-zmq python3-protobuf python3-jsonschema procps git libclang-rt-14-dev)
+          python3 python3-zmq python3-protobuf python3-jsonschema procps git libclang-rt-14-dev
+          systemd groff-base man-db)
 
 say() { printf '\n== %s\n' "$*"; }
 
