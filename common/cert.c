@@ -96,11 +96,12 @@ int tp_cert_read(const char *path, tp_cert_t *c, bool require_private_mode, char
         return -1;
     }
     struct stat st;
-    if (require_private_mode && fstat(fileno(f), &st) == 0 && (st.st_mode & 0077)) {
+    /* others: never; the group bit is allowed (systemd credentials carry an ACL that shows
+     * as 0440 on recent versions) */
+    if (require_private_mode && fstat(fileno(f), &st) == 0 && (st.st_mode & 0007)) {
         snprintf(err, errlen,
-                 "%s: a secret key must not be readable by group or others (mode %04o; "
-                 "chmod 600 it)",
-                 path, (unsigned)(st.st_mode & 07777));
+                 "%s: a secret key must not be readable by others (mode %04o; chmod 600 it)", path,
+                 (unsigned)(st.st_mode & 07777));
         fclose(f);
         return -1;
     }

@@ -21,7 +21,7 @@ int tp_cert_write(const char *path, const tp_cert_t *c, bool with_secret, char *
     __attribute__((warn_unused_result));
 
 /* Read a ZPL certificate ("curve" section, public-key and optional secret-key, quoted or not).
- * require_private_mode: refuse a file that group or others may read. 0, or -1 with err. */
+ * require_private_mode: refuse a file that others may read (a secret key). 0, or -1 with err. */
 int tp_cert_read(const char *path, tp_cert_t *c, bool require_private_mode, char *err,
                  size_t errlen) __attribute__((warn_unused_result));
 

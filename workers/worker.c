@@ -266,11 +266,34 @@ static void on_sup_message(tp_worker_t *w)
     zmq_msg_close(&pm);
 }
 
+/* SIGHUP from the supervisor after it reloaded: take the reloadable keys the workers use
+ * (pooling settings for the closes worker 0 commits, log level); a bad file was already
+ * reported by the supervisor, which did not signal then. */
+static void reload_config(tp_worker_t *w)
+{
+    tp_config_t next;
+    char err[600];
+    tp_config_defaults(&next);
+    if (tp_config_load(&next, w->config_path, err, sizeof(err)) < 0) {
+        tp_warn("reload refused, the running configuration stays: %s", err);
+        return;
+    }
+    w->cfg.min_members = next.min_members;
+    w->cfg.max_carry_over = next.max_carry_over;
+    w->cfg.max_batch_items = next.max_batch_items;
+    w->cfg.log_level = next.log_level;
+    tp_log_set_level(next.log_level);
+    tp_info("configuration reloaded (min_members %d, max_carry_over %d)", w->cfg.min_members,
+            w->cfg.max_carry_over);
+}
+
 static void on_signal(tp_worker_t *w)
 {
     struct signalfd_siginfo si;
     while (read(w->sigfd, &si, sizeof(si)) == sizeof(si)) {
-        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+        if (si.ssi_signo == SIGHUP) {
+            reload_config(w);
+        } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             if (!w->stopping)
                 tp_info("stopping: finishing the running commits");
             w->stopping = true;
@@ -355,6 +378,7 @@ int tp_worker_run(tp_worker_t *w)
         return 0;
     open_round_row(w);
     tp_worker_send(w, TP_IPC_HELLO, 0, 0, NULL, 0);
+    send_heartbeat(w); /* its figures (database up) from the start, not a second later */
     w->next_heartbeat_ms = tp_mono_ms() + 1000;
     while (!(w->stopping && idle(w))) {
         zmq_pollitem_t items[3];
