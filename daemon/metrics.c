@@ -57,6 +57,7 @@ struct tp_metrics {
     /* the supervisor loop's own, below */
     tp_metrics_snap_t next;
     int64_t next_publish_ms, next_members_ms;
+    uint64_t readiness; /* readiness() at the last publication */
     uint64_t rate_limited_members;
     tp_ipc_counts_t own;
     uint64_t rounds_closed, close_failures;
@@ -137,12 +138,22 @@ static void fill(const tp_supervisor_t *s, tp_metrics_t *m, int64_t now, tp_metr
     fill_workers(s, sn);
 }
 
+/* What /readyz answers from: a change is published at once, counters every 100 ms. */
+static uint64_t readiness(const tp_supervisor_t *s)
+{
+    uint64_t ready = 0;
+    for (int i = 0; i < s->cfg.worker_count; i++)
+        ready |= (uint64_t)s->w[i].ready << i;
+    return ready ^ ((uint64_t)(s->intake != NULL) << 62) ^ ((uint64_t)s->draining << 63);
+}
+
 void tp_metrics_publish(tp_supervisor_t *s)
 {
     tp_metrics_t *m = s->metrics;
     int64_t now = tp_sup_now_ms();
-    if (m == NULL || m->httpd == NULL || now < m->next_publish_ms)
+    if (m == NULL || m->httpd == NULL || (now < m->next_publish_ms && readiness(s) == m->readiness))
         return;
+    m->readiness = readiness(s);
     m->next_publish_ms = now + TP_METRICS_PUBLISH_MS;
     fill(s, m, now, &m->next);
     pthread_mutex_lock(&m->lock);

@@ -232,6 +232,7 @@ static void drain_socket(void *sock, int max, void (*fn)(tp_supervisor_t *), tp_
 
 static int poll_once(tp_supervisor_t *s, long timeout_ms)
 {
+    tp_metrics_publish(s); /* what changed since the last turn, before waiting */
     void *zap = tp_auth_zap_socket(s);
     int dbfd = tp_auth_db_fd(s);
     zmq_pollitem_t items[6] = {
@@ -260,7 +261,6 @@ static int poll_once(tp_supervisor_t *s, long timeout_ms)
     tp_wproc_restart_due(s);
     check_heartbeats(s);
     notify_status(s);
-    tp_metrics_publish(s);
     return 0;
 }
 

@@ -137,6 +137,7 @@ void tp_test_write_config(tp_test_daemon_t *d, int workers, const char *period, 
             cr_assert_fail("mkdtemp: %s", strerror(errno));
         chmod(d->dir, 0755);
         d->port = free_port();
+        d->metrics_port = free_port();
     }
     snprintf(d->conf, sizeof(d->conf), "%s/tenderpoold.conf", d->dir);
     snprintf(d->endpoint, sizeof(d->endpoint), "tcp://127.0.0.1:%d", d->port);
@@ -149,7 +150,7 @@ void tp_test_write_config(tp_test_daemon_t *d, int workers, const char *period, 
             "127.0.0.1:%d\n\n[database]\ndsn = %s\n\n[workers]\ncount = %d\nruntime_dir = %s/run\n"
             "\n[rounds]\nperiod = %s\ntimezone = Europe/Paris\n\n[log]\nlevel = info\n\n"
             "%s\n%s\n",
-            d->endpoint, d->control, free_port(), tp_test_dsn(), workers, d->dir,
+            d->endpoint, d->control, d->metrics_port, tp_test_dsn(), workers, d->dir,
             period ? period : "1w",
             extra && strstr(extra, "[security]") ? "" : "[security]\nmode = none\n",
             extra ? extra : "");

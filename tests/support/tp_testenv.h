@@ -34,6 +34,7 @@ typedef struct tp_test_daemon {
     char endpoint[64]; /* tcp://127.0.0.1:PORT */
     char control[300]; /* control endpoint */
     int port;
+    int metrics_port; /* [metrics] listen = 127.0.0.1:metrics_port */
 } tp_test_daemon_t;
 
 /* Write a config (security none, given workers/period, extra INI lines appended) and start
