@@ -118,6 +118,7 @@ static void reload(tp_supervisor_t *s)
     s->cfg.heartbeat_timeout_s = next.heartbeat_timeout_s;
     tp_log_set_level(next.log_level);
     tp_notice("configuration reloaded from %s", s->config_path);
+    tp_wproc_signal_all(s, SIGHUP); /* the workers take their reloadable keys too */
     sd_notify(0, "READY=1");
 }
 
