@@ -342,6 +342,28 @@ static void check_rounds(cfg_parse_t *p)
         key_error(p, tz, p->key_line[tz - cfg_keys], msg);
 }
 
+/* [metrics] listen: empty, or HOST:PORT with HOST a name, an IPv4 address or an [IPv6] one.
+ * Whether it resolves and can be bound is known only when the daemon binds it. */
+static void check_metrics_listen(cfg_parse_t *p)
+{
+    const char *v = p->cfg->metrics_listen, *colon = strrchr(v, ':');
+    if (v[0] == '\0')
+        return;
+    size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+    bool ok = colon != NULL && colon > v && digits > 0 && digits <= 5 &&
+              colon[1 + digits] == '\0' && atol(colon + 1) <= 65535;
+    if (ok && v[0] == '[')
+        ok = colon[-1] == ']' && colon - v > 2;
+    else if (ok)
+        ok = memchr(v, ':', (size_t)(colon - v)) == NULL; /* a bare IPv6 address is ambiguous */
+    if (!ok) {
+        char msg[160];
+        const cfg_key_t *k = find_key("metrics", "listen");
+        snprintf(msg, sizeof(msg), "'%.60s' is not HOST:PORT ([::1]:PORT for IPv6; empty: off)", v);
+        key_error(p, k, p->key_line[k - cfg_keys], msg);
+    }
+}
+
 static void apply_owner_dsn_default(cfg_parse_t *p)
 {
     const cfg_key_t *owner = find_key("database", "owner_dsn");
@@ -380,6 +402,7 @@ int tp_config_load(tp_config_t *cfg, const char *path, char *err, size_t errlen)
     if (rc == 0) {
         apply_owner_dsn_default(&p);
         check_rounds(&p);
+        check_metrics_listen(&p);
     }
     if (rc != 0 || p.err_line != 0)
         return -1;

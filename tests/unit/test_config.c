@@ -277,6 +277,21 @@ Test(config, rounds_checked_with_calendar)
     expect_ok(&c, "[rounds]\nperiod = 1M\ntimezone = America/New_York\n");
 }
 
+Test(config, metrics_listen_is_host_port_or_empty)
+{
+    cfg_case_t c;
+    expect_ok(&c, "[metrics]\nlisten =\n");
+    expect_ok(&c, "[metrics]\nlisten = 127.0.0.1:9570\n");
+    expect_ok(&c, "[metrics]\nlisten = localhost:0\n");
+    expect_ok(&c, "[metrics]\nlisten = [::1]:9570\n");
+    expect_error(&c, "[metrics]\nlisten = 9570\n", 2, "[metrics] listen", "HOST:PORT");
+    expect_error(&c, "[metrics]\nlisten = 127.0.0.1:\n", 2, "[metrics] listen", "HOST:PORT");
+    expect_error(&c, "[metrics]\nlisten = :9570\n", 2, "[metrics] listen", "HOST:PORT");
+    expect_error(&c, "[metrics]\nlisten = 127.0.0.1:65536\n", 2, "[metrics] listen", "HOST:PORT");
+    expect_error(&c, "[metrics]\nlisten = 127.0.0.1:http\n", 2, "[metrics] listen", "HOST:PORT");
+    expect_error(&c, "[metrics]\nlisten = ::1:9570\n", 2, "[metrics] listen", "[::1]");
+}
+
 Test(config, missing_and_unreadable_file)
 {
     tp_config_t cfg;
