@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_arena.h"
 #include "tp_calendar.h"
 #include "tp_config.h"
 #include "tp_cpv.h"
@@ -32,9 +33,10 @@ typedef struct tp_reply {
     uint64_t token;
     uint32_t flags;
     uint64_t batch_id;
-    uint32_t n;       /* acks this worker owes */
-    uint32_t pending; /* acks not decided yet */
-    Tenderpool__V1__ClientMessage *msg;
+    uint32_t n;                         /* acks this worker owes */
+    uint32_t pending;                   /* acks not decided yet */
+    Tenderpool__V1__ClientMessage *msg; /* decoded into `arena` */
+    tp_arena_t arena;
     Tenderpool__V1__Ack *acks;
     Tenderpool__V1__Ack **ackp;
     char **details; /* owned detail strings (or NULL) per ack */
