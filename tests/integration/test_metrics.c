@@ -336,6 +336,14 @@ Test(metrics, text_format_health_and_paths)
 {
     scrape_t *sc = malloc(sizeof(*sc));
     scrape(sc);
+    /* worker figures come with their heartbeats (every second): a slow start (sanitizer
+     * build) may not have delivered the first one yet */
+    for (int i = 0; i < 50 && (!has(sc, "tenderpool_database_up", NULL) ||
+                               val(sc, "tenderpool_database_up") != 1);
+         i++) {
+        usleep(100000);
+        scrape(sc);
+    }
     static const char *const families[] = {
         "tenderpool_up",
         "tenderpool_ready",
