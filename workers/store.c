@@ -352,15 +352,30 @@ int tp_store_open_rounds(tp_store_t *st, tp_round_span_t *oldest, tp_round_span_
     return 0;
 }
 
+/* The parameters of tenderpool.close_round / close_round_begin as text: round, next,
+ * next opens, next closes (unix seconds), min_members, max_carry_over. */
+typedef struct close_args {
+    char opens[32], closes[32], minm[16], maxc[16];
+    const char *v[6];
+} close_args_t;
+
+static void close_args(close_args_t *a, const tp_ipc_close_t *c, int min_members,
+                       int max_carry_over)
+{
+    snprintf(a->opens, sizeof(a->opens), "%lld", (long long)c->next_opens);
+    snprintf(a->closes, sizeof(a->closes), "%lld", (long long)c->next_closes);
+    snprintf(a->minm, sizeof(a->minm), "%d", min_members);
+    snprintf(a->maxc, sizeof(a->maxc), "%d", max_carry_over);
+    const char *v[6] = {c->round, c->next, a->opens, a->closes, a->minm, a->maxc};
+    memcpy(a->v, v, sizeof(v));
+}
+
 int tp_store_close_round(tp_store_t *st, const tp_ipc_close_t *c, int min_members,
                          int max_carry_over, int *lots, int *viable)
 {
-    char opens[32], closes[32], minm[16], maxc[16];
-    snprintf(opens, sizeof(opens), "%lld", (long long)c->next_opens);
-    snprintf(closes, sizeof(closes), "%lld", (long long)c->next_closes);
-    snprintf(minm, sizeof(minm), "%d", min_members);
-    snprintf(maxc, sizeof(maxc), "%d", max_carry_over);
-    const char *params[] = {c->round, c->next, opens, closes, minm, maxc};
+    close_args_t ca;
+    close_args(&ca, c, min_members, max_carry_over);
+    const char *const *params = ca.v;
     /* one statement, one transaction: the lots appear all at once, exactly once */
     PGresult *r = tp_pg_query(st->qconn, "close round", st->last_error, sizeof(st->last_error),
                               "SELECT tenderpool.close_round($1, $2, to_timestamp($3::bigint), "
@@ -418,13 +433,10 @@ static int copy_lots(tp_store_t *st, const char *rows, size_t len)
 int tp_store_close_lots(tp_store_t *st, const tp_ipc_close_t *c, int min_members,
                         int max_carry_over, const char *rows, size_t len, int *lots)
 {
-    char opens[32], closes[32], minm[16], maxc[16];
-    snprintf(opens, sizeof(opens), "%lld", (long long)c->next_opens);
-    snprintf(closes, sizeof(closes), "%lld", (long long)c->next_closes);
-    snprintf(minm, sizeof(minm), "%d", min_members);
-    snprintf(maxc, sizeof(maxc), "%d", max_carry_over);
-    const char *params[] = {c->round, c->next, opens, closes, minm, maxc};
-    const char *seal[] = {c->round, c->next, minm, maxc};
+    close_args_t ca;
+    close_args(&ca, c, min_members, max_carry_over);
+    const char *const *params = ca.v;
+    const char *seal[] = {c->round, c->next, ca.minm, ca.maxc};
     if (qexec(st, "begin close", "BEGIN", 0, NULL) < 0)
         return -1;
     /* one transaction: the lots appear all at once, exactly once */
