@@ -842,16 +842,6 @@ static pid_t spawn_unready(const tp_test_daemon_t *d)
     return pid;
 }
 
-static void send_accepted(void *sock, const tp_test_item_t *it, size_t n)
-{
-    Tenderpool__V1__ServerMessage *sm;
-    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, n, &sm);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, "%s: %s %s",
-                     it[i].request_ref, ba->acks[i]->error_code, ba->acks[i]->detail);
-    tenderpool__v1__server_message__free_unpacked(sm, NULL);
-}
-
 static tp_test_item_t item(const char *member, const char *ref, const char *cpv, const char *key)
 {
     tp_test_item_t it = tp_test_item_default(member, ref);
@@ -897,7 +887,7 @@ Test(rls, tenderpoold_runs_as_the_daemon_role)
         item("m3", "g-3", "18424300", "GLOVE-M"), item("m1", "n-1", "24111700", "N2-5.0"),
         item("m2", "n-2", "24111700", "N2-5.0"),  item("m3", "n-3", "24111700", "N2-5.0"),
     };
-    send_accepted(sock, it, sizeof(it) / sizeof(it[0]));
+    tp_test_send_accepted(sock, it, sizeof(it) / sizeof(it[0]));
     cr_assert_eq(cli(out, sizeof(out), "rounds close-current -c %s", dd.conf), 0, "%s", out);
     cr_expect_eq(long_on(pg, "SELECT count(*) FROM tenderpool.lot WHERE status = 'viable'"), 2,
                  "the workers' COPY of the lots at the close");
@@ -922,7 +912,7 @@ Test(rls, tenderpoold_runs_as_the_daemon_role)
 
     /* a fresh request after the reload that follows the withdrawal */
     tp_test_item_t more = item("m4", "s-1", "03111000", "SEED-WHEAT");
-    send_accepted(sock, &more, 1);
+    tp_test_send_accepted(sock, &more, 1);
     zmq_close(sock);
     zmq_ctx_term(zctx);
     cr_expect_eq(tp_test_daemon_stop(&dd), 0);

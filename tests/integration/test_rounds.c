@@ -14,27 +14,6 @@
 
 TP_TEST_SESSION_SUITE(rounds, 120);
 
-static tp_test_item_t line(const char *member, const char *ref, const char *cpv, const char *item,
-                           const char *qty, const char *unit)
-{
-    tp_test_item_t it = tp_test_item_default(member, ref);
-    it.cpv = cpv;
-    it.item_key = item;
-    it.quantity = qty;
-    it.unit = unit;
-    return it;
-}
-
-static void send_all(const tp_test_item_t *it, size_t n)
-{
-    Tenderpool__V1__ServerMessage *sm;
-    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, n, &sm);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, "%s: %s %s",
-                     it[i].request_ref, ba->acks[i]->error_code, ba->acks[i]->detail);
-    tenderpool__v1__server_message__free_unpacked(sm, NULL);
-}
-
 /* The open round's id (malloc'd), NULL when none. */
 static char *open_round(void)
 {
@@ -52,15 +31,15 @@ static int close_current(char *out, size_t outlen)
 static void publish_workload(void)
 {
     tp_test_item_t it[] = {
-        line("m1", "g-1", "18424300", "GLOVE-M", "1200", "H87"),
-        line("m2", "g-2", "18424300", "GLOVE-M", "50", "DZN"),
-        line("m3", "g-3", "18424300", "GLOVE-M", "300", "H87"),
-        line("m1", "n-1", "24111700", "N2-5.0", "2", "TNE"),
-        line("m2", "n-2", "24111700", "N2-5.0", "500", "KGM"),
-        line("m2", "n-3", "24111700", "N2-5.0", "1500000", "GRM"),
-        line("m4", "s-1", "03111000", "SEED-WHEAT", "250", "KGM"),
+        tp_test_item_line("m1", "g-1", "18424300", "GLOVE-M", "1200", "H87"),
+        tp_test_item_line("m2", "g-2", "18424300", "GLOVE-M", "50", "DZN"),
+        tp_test_item_line("m3", "g-3", "18424300", "GLOVE-M", "300", "H87"),
+        tp_test_item_line("m1", "n-1", "24111700", "N2-5.0", "2", "TNE"),
+        tp_test_item_line("m2", "n-2", "24111700", "N2-5.0", "500", "KGM"),
+        tp_test_item_line("m2", "n-3", "24111700", "N2-5.0", "1500000", "GRM"),
+        tp_test_item_line("m4", "s-1", "03111000", "SEED-WHEAT", "250", "KGM"),
     };
-    send_all(it, sizeof(it) / sizeof(it[0]));
+    tp_test_send_accepted(sock, it, sizeof(it) / sizeof(it[0]));
 }
 
 /* Lots recomputed independently from the stored revisions of one round (no carry-over). */
@@ -120,7 +99,7 @@ Test(rounds, after_close_pooled_is_closed_and_carried_is_open)
                                       "WHERE status = 'open'");
     cr_assert_not_null(next);
     /* amend of a pooled request: ROUND_CLOSED */
-    tp_test_item_t a = line("m1", "g-1", "18424300", "GLOVE-M", "1300", "H87");
+    tp_test_item_t a = tp_test_item_line("m1", "g-1", "18424300", "GLOVE-M", "1300", "H87");
     a.op = "amend";
     a.revision = 2;
     Tenderpool__V1__ServerMessage *sm;
@@ -129,7 +108,7 @@ Test(rounds, after_close_pooled_is_closed_and_carried_is_open)
     cr_expect_str_eq(ba->acks[0]->error_code, "ROUND_CLOSED");
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
     /* a carried-over request can still be amended, in the new round */
-    tp_test_item_t c = line("m1", "n-1", "24111700", "N2-5.0", "3", "TNE");
+    tp_test_item_t c = tp_test_item_line("m1", "n-1", "24111700", "N2-5.0", "3", "TNE");
     c.op = "amend";
     c.revision = 2;
     ba = tp_test_batch(sock, &c, 1, &sm);
@@ -138,7 +117,7 @@ Test(rounds, after_close_pooled_is_closed_and_carried_is_open)
     cr_expect_str_eq(ba->acks[0]->round_id, next);
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
     /* a new request goes to the new round */
-    tp_test_item_t fresh = line("m5", "f-1", "18424300", "GLOVE-M", "10", "H87");
+    tp_test_item_t fresh = tp_test_item_line("m5", "f-1", "18424300", "GLOVE-M", "10", "H87");
     ba = tp_test_batch(sock, &fresh, 1, &sm);
     cr_expect_str_eq(ba->acks[0]->round_id, next);
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
@@ -218,9 +197,9 @@ Test(rounds, boundary_closes_the_round_by_itself, .timeout = 90)
     tp_test_daemon_start(&daemon_, 2, "10s", NULL);
     sock = tp_test_connect(zctx, daemon_.endpoint);
     tp_test_item_t it[] = {
-        line("m1", "b-1", "18424300", "GLOVE-M", "10", "H87"),
-        line("m2", "b-2", "18424300", "GLOVE-M", "1", "DZN"),
-        line("m3", "b-3", "18424300", "GLOVE-M", "5", "H87"),
+        tp_test_item_line("m1", "b-1", "18424300", "GLOVE-M", "10", "H87"),
+        tp_test_item_line("m2", "b-2", "18424300", "GLOVE-M", "1", "DZN"),
+        tp_test_item_line("m3", "b-3", "18424300", "GLOVE-M", "5", "H87"),
     };
     Tenderpool__V1__ServerMessage *sm;
     Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, 3, &sm);
@@ -297,11 +276,11 @@ Test(rounds, kill9_supervisor_during_close_then_restart, .timeout = 90)
 Test(rounds, amend_of_a_round_whose_close_failed_waits_for_the_close)
 {
     tp_test_item_t it[] = {
-        line("m1", "h-1", "18424300", "GLOVE-M", "10", "H87"),
-        line("m2", "h-2", "18424300", "GLOVE-M", "20", "H87"),
-        line("m3", "h-3", "18424300", "GLOVE-M", "30", "H87"),
+        tp_test_item_line("m1", "h-1", "18424300", "GLOVE-M", "10", "H87"),
+        tp_test_item_line("m2", "h-2", "18424300", "GLOVE-M", "20", "H87"),
+        tp_test_item_line("m3", "h-3", "18424300", "GLOVE-M", "30", "H87"),
     };
-    send_all(it, 3);
+    tp_test_send_accepted(sock, it, 3);
     char *round = open_round();
     tp_test_pg_exec(db, "CREATE FUNCTION tenderpool.test_refuse() RETURNS trigger LANGUAGE "
                         "plpgsql AS $$ BEGIN RAISE EXCEPTION 'test: lots refused'; END $$");
@@ -379,8 +358,8 @@ static void mix_fill(mixref_t *r, uint32_t *s)
 
 static tp_test_item_t mix_item(const mixref_t *r, const char *op)
 {
-    tp_test_item_t it = line(r->member, r->ref, mix_kinds[r->kind].cpv, mix_kinds[r->kind].item,
-                             r->qty, mix_kinds[r->kind].unit);
+    tp_test_item_t it = tp_test_item_line(r->member, r->ref, mix_kinds[r->kind].cpv,
+                                          mix_kinds[r->kind].item, r->qty, mix_kinds[r->kind].unit);
     it.op = op;
     it.revision = (uint32_t)r->revision;
     it.need_by = r->need_by;
@@ -434,7 +413,7 @@ static void mix_round(mixref_t *refs, int *nrefs, int n, uint32_t *s)
         r->revision++;
         if (mix_rand(s) % 5 == 0) {
             r->cancelled = true;
-            it[k] = line(r->member, r->ref, NULL, NULL, NULL, NULL);
+            it[k] = tp_test_item_line(r->member, r->ref, NULL, NULL, NULL, NULL);
             it[k].op = "cancel";
             it[k].revision = (uint32_t)r->revision;
             it[k++].reason = "no longer needed";
@@ -465,8 +444,9 @@ Test(rounds, mixed_workload_over_three_closes_matches_verify, .timeout = 120)
     int n = 0;
     uint32_t seed = 20261126;
     mix_round(refs, &n, 150, &seed);
-    tp_test_item_t solo = line("mx-solo", "solo-1", "03111000", "SEED-RYE", "5", "KGM");
-    send_all(&solo, 1); /* alone on its item: carried twice, then unpooled */
+    tp_test_item_t solo =
+        tp_test_item_line("mx-solo", "solo-1", "03111000", "SEED-RYE", "5", "KGM");
+    tp_test_send_accepted(sock, &solo, 1); /* alone on its item: carried twice, then unpooled */
     mix_close_and_verify();
     /* worker 1 restarts between closes: it rebuilds its aggregates (carried lines included)
      * from the database */

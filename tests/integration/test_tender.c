@@ -17,40 +17,19 @@ TP_TEST_SESSION_SUITE(tender, 120);
 
 #define CLI TP_TEST_BIN_DIR "/tenderpool"
 
-static tp_test_item_t line(const char *member, const char *ref, const char *cpv, const char *item,
-                           const char *qty, const char *unit)
-{
-    tp_test_item_t it = tp_test_item_default(member, ref);
-    it.cpv = cpv;
-    it.item_key = item;
-    it.quantity = qty;
-    it.unit = unit;
-    return it;
-}
-
-static void send_all(const tp_test_item_t *it, size_t n)
-{
-    Tenderpool__V1__ServerMessage *sm;
-    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, n, &sm);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, "%s: %s %s",
-                     it[i].request_ref, ba->acks[i]->error_code, ba->acks[i]->detail);
-    tenderpool__v1__server_message__free_unpacked(sm, NULL);
-}
-
 /* Gloves (count) and nitrogen (mass) with three members each, seeds with one: closed. */
 static char *publish_and_close(void)
 {
     tp_test_item_t it[] = {
-        line("m1", "g-1", "18424300", "GLOVE-M", "1200", "H87"),
-        line("m2", "g-2", "18424300", "GLOVE-M", "50", "DZN"),
-        line("m3", "g-3", "18424300", "GLOVE-M", "300", "H87"),
-        line("m1", "n-1", "24111700", "N2-5.0", "2", "TNE"),
-        line("m2", "n-2", "24111700", "N2-5.0", "500", "KGM"),
-        line("m3", "n-3", "24111700", "N2-5.0", "1500000", "GRM"),
-        line("m4", "s-1", "03111000", "SEED-WHEAT", "250", "KGM"),
+        tp_test_item_line("m1", "g-1", "18424300", "GLOVE-M", "1200", "H87"),
+        tp_test_item_line("m2", "g-2", "18424300", "GLOVE-M", "50", "DZN"),
+        tp_test_item_line("m3", "g-3", "18424300", "GLOVE-M", "300", "H87"),
+        tp_test_item_line("m1", "n-1", "24111700", "N2-5.0", "2", "TNE"),
+        tp_test_item_line("m2", "n-2", "24111700", "N2-5.0", "500", "KGM"),
+        tp_test_item_line("m3", "n-3", "24111700", "N2-5.0", "1500000", "GRM"),
+        tp_test_item_line("m4", "s-1", "03111000", "SEED-WHEAT", "250", "KGM"),
     };
-    send_all(it, sizeof(it) / sizeof(it[0]));
+    tp_test_send_accepted(sock, it, sizeof(it) / sizeof(it[0]));
     char *round =
         tp_test_pg_value(db, "SELECT round_id FROM tenderpool.rounds WHERE status = 'open'");
     cr_assert_not_null(round);
@@ -166,7 +145,7 @@ Test(tender, award_allocates_exactly_and_members_learn_it)
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
 
     /* an awarded request cannot be amended any more */
-    tp_test_item_t am = line("m2", "g-2", "18424300", "GLOVE-M", "60", "DZN");
+    tp_test_item_t am = tp_test_item_line("m2", "g-2", "18424300", "GLOVE-M", "60", "DZN");
     am.op = "amend";
     am.revision = 2;
     Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, &am, 1, &sm);
@@ -248,10 +227,10 @@ Test(tender, withdraw_carries_the_lot_requests_to_the_open_round)
     cr_expect_eq(sm->status->requests[0]->state,
                  TENDERPOOL__V1__REQUEST_STATE__REQUEST_STATE_CARRIED_OVER);
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
-    tp_test_item_t am = line("m1", "n-1", "24111700", "N2-5.0", "3", "TNE");
+    tp_test_item_t am = tp_test_item_line("m1", "n-1", "24111700", "N2-5.0", "3", "TNE");
     am.op = "amend";
     am.revision = 2;
-    send_all(&am, 1);
+    tp_test_send_accepted(sock, &am, 1);
 
     /* refusals */
     cr_expect_eq(

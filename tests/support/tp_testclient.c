@@ -201,3 +201,24 @@ void tp_test_session_stop(tp_test_daemon_t *d, void **zctx, void **sock, PGconn 
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tenderpoold exit status %d after SIGTERM",
               st);
 }
+
+tp_test_item_t tp_test_item_line(const char *member, const char *ref, const char *cpv,
+                                 const char *item, const char *qty, const char *unit)
+{
+    tp_test_item_t it = tp_test_item_default(member, ref);
+    it.cpv = cpv;
+    it.item_key = item;
+    it.quantity = qty;
+    it.unit = unit;
+    return it;
+}
+
+void tp_test_send_accepted(void *sock, const tp_test_item_t *items, size_t n)
+{
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, items, n, &sm);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_ACCEPTED, "%s: %s %s",
+                     items[i].request_ref, ba->acks[i]->error_code, ba->acks[i]->detail);
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+}

@@ -21,6 +21,10 @@ typedef struct tp_test_item {
 /* A good submit for (member, ref): CPV 18424300, gloves, 10 H87, need_by today + 30 days. */
 tp_test_item_t tp_test_item_default(const char *member, const char *ref);
 
+/* A good submit of qty `unit` of item `item` in CPV `cpv` (other fields as the default). */
+tp_test_item_t tp_test_item_line(const char *member, const char *ref, const char *cpv,
+                                 const char *item, const char *qty, const char *unit);
+
 /* Connect a DEALER to endpoint. */
 void *tp_test_connect(void *zctx, const char *endpoint);
 /* Pack a batch of items into a ClientMessage frame (malloc'd, *len set). */
@@ -34,6 +38,9 @@ Tenderpool__V1__ServerMessage *tp_test_recv(void *sock, int timeout_ms);
 /* Send a batch and wait for its ack (fails the test on timeout). */
 Tenderpool__V1__BatchAck *tp_test_batch(void *sock, const tp_test_item_t *items, size_t n,
                                         Tenderpool__V1__ServerMessage **owner);
+
+/* Send a batch and assert every item is ACCEPTED (the message names the first that is not). */
+void tp_test_send_accepted(void *sock, const tp_test_item_t *items, size_t n);
 
 const char *tp_test_status_name(Tenderpool__V1__Status st);
 /* YYYY-MM-DD, days from today (UTC) */
