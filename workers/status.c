@@ -15,11 +15,11 @@
  * two, each member could deduce the other's quantity from the total. */
 /* An awarded request also learns its own allocation and the awarded unit price (both in the
  * lot's base unit, which is told whenever the request is in a lot). */
-#define TP_STATUS_SELECT                                                                           \
+#define TP_STATUS_SELECT(positions)                                                                \
     "SELECT q.request_ref, q.revision, q.state, q.round_id, coalesce(q.lot_id, ''), "              \
     "coalesce(l.member_count, 0), coalesce(trim_scale(l.total_quantity)::text, ''), "              \
     "coalesce(u.base_unit, ''), coalesce(trim_scale(al.quantity)::text, ''), "                     \
-    "coalesce(trim_scale(aw.unit_price)::text, '') FROM tenderpool.request_position_of($1) q "     \
+    "coalesce(trim_scale(aw.unit_price)::text, '') FROM " positions " q "                          \
     "LEFT JOIN tenderpool.lot l ON l.lot_id = q.lot_id AND l.member_count >= 3 "                   \
     "LEFT JOIN tenderpool.lot u ON u.lot_id = q.lot_id "                                           \
     "LEFT JOIN tenderpool.award aw ON aw.lot_id = q.lot_id "                                       \
@@ -88,21 +88,26 @@ static char *refs_array(const Tenderpool__V1__StatusQuery *q)
     return s;
 }
 
+/* All the member's requests positioned in a round; the member's given refs (index lookups). */
+#define TP_STATUS_BY_ROUND                                                                         \
+    TP_STATUS_SELECT("tenderpool.request_position_of($1)")                                         \
+    "WHERE q.member_id = $1 AND q.round_id = $2 ORDER BY q.request_ref"
+#define TP_STATUS_BY_REFS                                                                          \
+    TP_STATUS_SELECT("tenderpool.request_position_of($1, NULL, $2::text[])")                       \
+    "WHERE q.member_id = $1 ORDER BY q.request_ref"
+
 static PGresult *run_query(tp_worker_t *w, const char *member, const Tenderpool__V1__StatusQuery *q,
                            char *err, size_t errlen)
 {
     if (q->n_request_refs == 0) {
         const char *params[] = {member, q->round_id};
-        return tp_pg_query(w->store.qconn, "status query", err, errlen,
-                           TP_STATUS_SELECT
-                           "WHERE q.member_id = $1 AND q.round_id = $2 ORDER BY q.request_ref",
-                           2, params);
+        return tp_pg_query(w->store.qconn, "status query", err, errlen, TP_STATUS_BY_ROUND, 2,
+                           params);
     }
     char *arr = refs_array(q);
     const char *params[] = {member, arr};
-    PGresult *r = tp_pg_query(
-        w->store.qconn, "status query", err, errlen,
-        TP_STATUS_SELECT "WHERE q.member_id = $1 AND q.request_ref = ANY($2::text[])", 2, params);
+    PGresult *r =
+        tp_pg_query(w->store.qconn, "status query", err, errlen, TP_STATUS_BY_REFS, 2, params);
     free(arr);
     return r;
 }

@@ -473,4 +473,23 @@ Test(rounds, mixed_workload_over_three_closes_matches_verify, .timeout = 120)
     cr_expect_eq(tp_test_run(NULL, 0, "grep -q 'recomputing' '%s'", log), 1,
                  "every close used the workers' aggregates");
     cr_expect_eq(tp_test_run(NULL, 0, "grep -q 'carried over to' '%s'", log), 0);
+    /* StatusQuery by refs (008's request_position_of with p_refs) gives each asked request
+     * exactly the position the member-wide walk gives it; about half the refs are asked, plus
+     * one that does not exist */
+    const char *asked = "WITH m AS (SELECT DISTINCT member_id FROM tenderpool.revision),"
+                        " wide AS (SELECT p.* FROM m, LATERAL tenderpool.request_position_of("
+                        "  m.member_id) p WHERE md5(p.request_ref) < '8'),"
+                        " byref AS (SELECT p.* FROM m, LATERAL tenderpool.request_position_of("
+                        "  m.member_id, NULL, (SELECT array_agg(DISTINCT r.request_ref)"
+                        "   || '{no-such-ref}'::text[] FROM tenderpool.revision r"
+                        "   WHERE r.member_id = m.member_id AND md5(r.request_ref) < '8')) p) ";
+    char q[2048];
+    snprintf(q, sizeof(q), "%s SELECT count(*) FROM wide", asked);
+    long wide = tp_test_pg_long(db, q);
+    cr_expect_gt(wide, 50, "half of the ~310 refs are asked (%ld)", wide);
+    snprintf(q, sizeof(q),
+             "%s SELECT (SELECT count(*) FROM (TABLE wide EXCEPT ALL TABLE byref) a)"
+             " + (SELECT count(*) FROM (TABLE byref EXCEPT ALL TABLE wide) b)",
+             asked);
+    cr_expect_eq(tp_test_pg_long(db, q), 0, "positions by ref differ from the member-wide walk");
 }
