@@ -144,15 +144,7 @@ static tp_pending_t *pending_find(tp_supervisor_t *s, uint64_t token)
 
 static void pending_free(tp_supervisor_t *s, tp_pending_t *p)
 {
-    for (int i = 0; p->parts && i < TP_MAX_WORKERS; i++)
-        if (p->parts[i])
-            tenderpool__v1__batch_ack__free_unpacked(p->parts[i], NULL);
-    free(p->parts);
-    free(p->acks);
-    free(p->own_acks);
-    free(p->owner);
-    if (p->msg)
-        tenderpool__v1__client_message__free_unpacked(p->msg, NULL);
+    tp_arena_release(&p->arena);
     s->in_flight_items -= p->nitems;
     int32_t slot = (int32_t)(uint32_t)p->token;
     memset(p, 0, sizeof(*p));
@@ -220,7 +212,8 @@ static void fail_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w)
 }
 
 static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
-                        Tenderpool__V1__ClientMessage *m, zmq_msg_t *raw, const char *auth)
+                        Tenderpool__V1__ClientMessage *m, tp_arena_t *ar, zmq_msg_t *raw,
+                        const char *auth)
 {
     Tenderpool__V1__Batch *b = m->batch;
     uint32_t nw = (uint32_t)s->cfg.worker_count;
@@ -230,7 +223,7 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
                  s->cfg.max_batch_items);
         refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
                        b->n_items ? "BATCH_TOO_LARGE" : "MALFORMED", detail);
-        tenderpool__v1__client_message__free_unpacked(m, NULL);
+        tp_arena_release(ar);
         return;
     }
     /* the member's token bucket: the authenticated member, or in mode none the first
@@ -239,25 +232,27 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
     if (!tp_rate_take(s, rate_key, (uint32_t)b->n_items, tp_sup_now_ms())) {
         refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "RATE_LIMITED",
                        "member: above [limits] member_rate; resend later");
-        tenderpool__v1__client_message__free_unpacked(m, NULL);
+        tp_arena_release(ar);
         return;
     }
     if (s->in_flight_items + (int64_t)b->n_items > s->cfg.max_in_flight || s->draining) {
         refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "OVERLOADED",
                        s->draining ? "server shutting down; resend later"
                                    : "too many requests in flight; resend later");
-        tenderpool__v1__client_message__free_unpacked(m, NULL);
+        tp_arena_release(ar);
         return;
     }
     tp_pending_t *p = pending_new(s);
     memcpy(p->client, id, idlen);
     p->client_len = idlen;
+    p->arena = *ar; /* the pending entry owns it now */
     p->msg = m;
     p->nitems = (uint32_t)b->n_items;
-    p->owner = xmalloc(p->nitems);
-    p->acks = xcalloc(p->nitems, sizeof(*p->acks));
-    p->own_acks = xcalloc(p->nitems, sizeof(*p->own_acks));
-    p->parts = xcalloc(TP_MAX_WORKERS, sizeof(*p->parts));
+    p->owner = tp_arena_alloc(&p->arena, p->nitems);
+    p->acks = tp_arena_alloc(&p->arena, p->nitems * sizeof(*p->acks));
+    memset(p->acks, 0, p->nitems * sizeof(*p->acks));
+    p->own_acks = tp_arena_alloc(&p->arena, p->nitems * sizeof(*p->own_acks));
+    memset(p->own_acks, 0, p->nitems * sizeof(*p->own_acks));
     s->in_flight_items += p->nitems;
     uint32_t counts[TP_MAX_WORKERS] = {0};
     for (uint32_t i = 0; i < p->nitems; i++) {
@@ -291,7 +286,8 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
 }
 
 static void route_status(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
-                         Tenderpool__V1__ClientMessage *m, zmq_msg_t *raw, const char *auth)
+                         Tenderpool__V1__ClientMessage *m, tp_arena_t *ar, zmq_msg_t *raw,
+                         const char *auth)
 {
     const char *member = auth[0] ? auth : m->status->member_id;
     uint32_t w = tp_route_worker(member, "", (uint32_t)s->cfg.worker_count);
@@ -315,7 +311,7 @@ static void route_status(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
         send_server_message(s, id, idlen, &sm);
         pending_free(s, p);
     }
-    tenderpool__v1__client_message__free_unpacked(m, NULL);
+    tp_arena_release(ar);
 }
 
 static void drain_frames(void *sock)
@@ -365,20 +361,22 @@ void tp_route_client_message(tp_supervisor_t *s)
         }
         auth = uid;
     }
-    Tenderpool__V1__ClientMessage *m =
-        tenderpool__v1__client_message__unpack(NULL, zmq_msg_size(&raw), zmq_msg_data(&raw));
+    /* protobuf-c allocates each field: from one arena (about 3x the wire size) instead */
+    tp_arena_t ar;
+    tp_arena_init(&ar, 3 * zmq_msg_size(&raw) + 1024);
+    Tenderpool__V1__ClientMessage *m = tenderpool__v1__client_message__unpack(
+        tp_arena_pb(&ar), zmq_msg_size(&raw), zmq_msg_data(&raw));
     if (m == NULL || m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND__NOT_SET) {
         refuse_message(s, id, idlen, NULL, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
                        m ? "message: neither a batch nor a status query"
                          : "message: not a decodable tenderpool.v1.ClientMessage");
-        if (m)
-            tenderpool__v1__client_message__free_unpacked(m, NULL);
+        tp_arena_release(&ar);
         goto out;
     }
     if (m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH)
-        route_batch(s, id, idlen, m, &raw, auth);
+        route_batch(s, id, idlen, m, &ar, &raw, auth);
     else
-        route_status(s, id, idlen, m, &raw, auth);
+        route_status(s, id, idlen, m, &ar, &raw, auth);
 out:
     zmq_msg_close(&idm);
     zmq_msg_close(&raw);
@@ -388,7 +386,8 @@ out:
 
 static void merge_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w, const void *buf, size_t len)
 {
-    Tenderpool__V1__BatchAck *ba = tenderpool__v1__batch_ack__unpack(NULL, len, buf);
+    Tenderpool__V1__BatchAck *ba =
+        tenderpool__v1__batch_ack__unpack(tp_arena_pb(&p->arena), len, buf);
     uint32_t k = 0;
     for (uint32_t i = 0; i < p->nitems; i++) {
         if (p->owner[i] != w)
@@ -400,7 +399,6 @@ static void merge_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w, const vo
     }
     if (ba == NULL || k != ba->n_acks)
         tp_err("worker %u answered %zu acks for %u items", w, ba ? ba->n_acks : 0, k);
-    p->parts[w] = ba;
 }
 
 static void on_worker_answer(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h, const void *buf,

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_arena.h"
 #include "tp_config.h"
 #include "tp_ipc.h"
 
@@ -34,13 +35,15 @@ typedef struct tp_pending {
     bool is_status;
     uint64_t query_id; /* StatusQuery: echoed when the supervisor answers itself */
     uint32_t nitems;
-    uint32_t parts_left;                /* workers that still owe an answer */
-    uint64_t part_mask;                 /* which workers owe one */
+    uint32_t parts_left; /* workers that still owe an answer */
+    uint64_t part_mask;  /* which workers owe one */
+    /* the decoded client message, the workers' decoded answers and the arrays below: one
+     * arena, released with the pending entry */
+    tp_arena_t arena;
     uint8_t *owner;                     /* item -> worker */
     Tenderpool__V1__ClientMessage *msg; /* decoded client message */
     Tenderpool__V1__Ack *own_acks;      /* acks decided by the supervisor (dead worker, ...) */
     Tenderpool__V1__Ack **acks;         /* item -> its ack */
-    Tenderpool__V1__BatchAck **parts;   /* decoded partial answers, per worker */
     int32_t next_free;
 } tp_pending_t;
 
