@@ -2,6 +2,7 @@
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tp_arena.h"
 #include "tp_mem.h"
@@ -21,11 +22,12 @@ void tp_arena_init(tp_arena_t *a, size_t hint)
     a->pb = (ProtobufCAllocator){0};
 }
 
-void *tp_arena_alloc(tp_arena_t *a, size_t n)
+/* n bytes at the head chunk's next offset rounded up to align (a power of two). */
+static void *arena_bump(tp_arena_t *a, size_t n, size_t align)
 {
-    n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
     tp_arena_chunk_t *c = a->head;
-    if (c == NULL || c->size - c->used < n) {
+    size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+    if (c == NULL || at > c->size || c->size - at < n) {
         size_t size = a->next_size > n ? a->next_size : n;
         c = xmalloc(sizeof(*c) + size);
         c->prev = a->head;
@@ -33,10 +35,30 @@ void *tp_arena_alloc(tp_arena_t *a, size_t n)
         c->size = size;
         a->head = c;
         a->next_size = size * 2;
+        at = 0;
     }
-    void *p = c->data + c->used;
-    c->used += n;
+    void *p = c->data + at;
+    c->used = at + n;
     return p;
+}
+
+void *tp_arena_alloc(tp_arena_t *a, size_t n)
+{
+    return arena_bump(a, n, ARENA_ALIGN);
+}
+
+char *tp_arena_strdup(tp_arena_t *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(arena_bump(a, n, 1), s, n);
+}
+
+size_t tp_arena_used(const tp_arena_t *a)
+{
+    size_t n = 0;
+    for (const tp_arena_chunk_t *c = a->head; c; c = c->prev)
+        n += c->used;
+    return n;
 }
 
 void tp_arena_release(tp_arena_t *a)

@@ -18,6 +18,10 @@ typedef struct tp_arena {
 void tp_arena_init(tp_arena_t *a, size_t hint);
 /* n bytes aligned for any type; never NULL (exits on memory exhaustion like xmalloc). */
 void *tp_arena_alloc(tp_arena_t *a, size_t n);
+/* A copy of s, byte-aligned (strings packed end to end). */
+char *tp_arena_strdup(tp_arena_t *a, const char *s);
+/* Bytes handed out so far (alignment padding included). */
+size_t tp_arena_used(const tp_arena_t *a);
 /* Release everything allocated from a (a may be reused after tp_arena_init). */
 void tp_arena_release(tp_arena_t *a);
 /* The allocator to pass to protobuf-c's unpack: everything it allocates lives in a. */

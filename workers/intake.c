@@ -284,6 +284,16 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
     const char **nul = xcalloc(b->n_items ? b->n_items : 1, sizeof(*nul));
     (void)tp_wire_nul_fields(payload, len, nul, b->n_items, NULL);
     uint32_t n = r->n;
+    /* each item's index slot is a cache miss in a table of ~100 MB: start them all now */
+    for (uint32_t i = 0; i < n; i++) {
+        if (idx[i] >= b->n_items)
+            continue;
+        const Tenderpool__V1__Envelope *env = b->items[idx[i]];
+        echo_ref(&r->acks[i], env);
+        const char *member = vc.auth_member ? vc.auth_member : env->member_id;
+        if (member != NULL)
+            tp_reqindex_prefetch(w->ix, member, r->acks[i].request_ref);
+    }
     for (uint32_t i = 0; i < n; i++) {
         if (idx[i] >= b->n_items) {
             tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
@@ -291,7 +301,6 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
             continue;
         }
         const Tenderpool__V1__Envelope *env = b->items[idx[i]];
-        echo_ref(&r->acks[i], env);
         tp_request_t q;
         tp_reject_t rej;
         if (nul[idx[i]] != NULL) {

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tp_arena.h"
 #include "tp_ipc.h"
 #include "tp_mem.h"
 #include "tp_reqindex.h"
@@ -17,7 +18,7 @@ struct tp_reqindex {
     tp_reqent_t *slots;
     size_t nslots; /* power of two */
     size_t count;
-    size_t ref_bytes;
+    tp_arena_t refs; /* the entries' ref strings, packed: entries are never removed */
     tp_strtab_t members;
     tp_strtab_t rounds;
 };
@@ -30,9 +31,25 @@ static uint32_t key_hash(uint32_t member, const char *ref)
     return h32 ? h32 : 1;
 }
 
+/* Index of s in t, or UINT32_MAX when absent. */
+static uint32_t strtab_find(const tp_strtab_t *t, const char *s, uint64_t h)
+{
+    if (t->nslots == 0)
+        return UINT32_MAX;
+    for (size_t j = h & (t->nslots - 1); t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
+        uint32_t i = t->slots[j] - 1;
+        if (t->hashes[i] == h && strcmp(t->names[i], s) == 0)
+            return i;
+    }
+    return UINT32_MAX;
+}
+
 static uint32_t strtab_intern(tp_strtab_t *t, const char *s)
 {
     uint64_t h = tp_fnv1a(TP_FNV_INIT, s, strlen(s));
+    uint32_t found = strtab_find(t, s, h);
+    if (found != UINT32_MAX)
+        return found;
     if (t->nslots == 0 || (t->count + 1) * 2 > t->nslots) {
         size_t n = t->nslots ? t->nslots * 2 : 64;
         uint32_t *slots = xcalloc(n, sizeof(*slots));
@@ -47,12 +64,8 @@ static uint32_t strtab_intern(tp_strtab_t *t, const char *s)
         t->nslots = n;
     }
     size_t j = h & (t->nslots - 1);
-    while (t->slots[j]) {
-        uint32_t i = t->slots[j] - 1;
-        if (t->hashes[i] == h && strcmp(t->names[i], s) == 0)
-            return i;
+    while (t->slots[j])
         j = (j + 1) & (t->nslots - 1);
-    }
     if (t->count == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 16;
         t->names = xrealloc(t->names, t->cap * sizeof(*t->names));
@@ -78,6 +91,7 @@ tp_reqindex_t *tp_reqindex_new(void)
     tp_reqindex_t *ix = xcalloc(1, sizeof(*ix));
     ix->nslots = 1024;
     ix->slots = xcalloc(ix->nslots, sizeof(*ix->slots));
+    tp_arena_init(&ix->refs, 64 * 1024);
     return ix;
 }
 
@@ -86,8 +100,7 @@ void tp_reqindex_destroy(tp_reqindex_t **pix)
     tp_reqindex_t *ix = pix ? *pix : NULL;
     if (ix == NULL)
         return;
-    for (size_t i = 0; i < ix->nslots; i++)
-        free(ix->slots[i].ref);
+    tp_arena_release(&ix->refs);
     free(ix->slots);
     strtab_free(&ix->members);
     strtab_free(&ix->rounds);
@@ -98,6 +111,17 @@ void tp_reqindex_destroy(tp_reqindex_t **pix)
 uint32_t tp_reqindex_member(tp_reqindex_t *ix, const char *member_id)
 {
     return strtab_intern(&ix->members, member_id);
+}
+
+void tp_reqindex_prefetch(const tp_reqindex_t *ix, const char *member_id, const char *ref)
+{
+    uint32_t m =
+        strtab_find(&ix->members, member_id, tp_fnv1a(TP_FNV_INIT, member_id, strlen(member_id)));
+    if (m == UINT32_MAX)
+        return;
+    const tp_reqent_t *e = &ix->slots[key_hash(m, ref) & (ix->nslots - 1)];
+    __builtin_prefetch(e);
+    __builtin_prefetch((const char *)(e + 1) - 1); /* an entry may straddle two lines */
 }
 
 const char *tp_reqindex_member_name(const tp_reqindex_t *ix, uint32_t member)
@@ -159,9 +183,8 @@ tp_reqent_t *tp_reqindex_upsert(tp_reqindex_t *ix, uint32_t member, const char *
         memset(e, 0, sizeof(*e));
         e->hash = h;
         e->member = member;
-        e->ref = xstrdup(ref);
+        e->ref = tp_arena_strdup(&ix->refs, ref);
         ix->count++;
-        ix->ref_bytes += strlen(ref) + 1;
     }
     return e;
 }
@@ -180,7 +203,5 @@ size_t tp_reqindex_count(const tp_reqindex_t *ix)
 
 size_t tp_reqindex_bytes(const tp_reqindex_t *ix)
 {
-    /* malloc rounds small strings up to 16-byte chunks plus an 8-byte header */
-    size_t refs = ix->count * 8 + ix->ref_bytes + ix->count * 8;
-    return ix->nslots * sizeof(tp_reqent_t) + refs;
+    return ix->nslots * sizeof(tp_reqent_t) + tp_arena_used(&ix->refs);
 }

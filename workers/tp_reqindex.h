@@ -43,6 +43,9 @@ const char *tp_reqindex_round_name(const tp_reqindex_t *ix, uint32_t round);
 typedef void (*tp_reqindex_fn)(tp_reqent_t *e, void *ctx);
 void tp_reqindex_foreach(tp_reqindex_t *ix, tp_reqindex_fn fn, void *ctx);
 
+/* Starts loading the slot where (member_id, ref) is looked up (a no-op for a member not seen
+ * yet): a batch prefetches all its items' slots before deciding them one by one. */
+void tp_reqindex_prefetch(const tp_reqindex_t *ix, const char *member_id, const char *ref);
 /* Find the entry for (member, ref); NULL when absent. */
 tp_reqent_t *tp_reqindex_find(tp_reqindex_t *ix, uint32_t member, const char *ref);
 /* Find or create (revision 0 when new). The pointer stays valid until the next insert. */

@@ -44,3 +44,26 @@ Test(arena, protobuf_message_decoded_into_the_arena)
     tp_arena_release(&a); /* no free_unpacked: ASan would report a leak if anything escaped */
     free(buf);
 }
+
+Test(arena, strings_packed_and_aligned_allocations_after_them)
+{
+    tp_arena_t a;
+    tp_arena_init(&a, 0);
+    char *s1 = tp_arena_strdup(&a, "abc");
+    char *s2 = tp_arena_strdup(&a, "de");
+    cr_expect_str_eq(s1, "abc");
+    cr_expect_str_eq(s2, "de");
+    cr_expect_eq(s2, s1 + 4, "strings end to end, no padding");
+    cr_expect_eq(tp_arena_used(&a), 7);
+    char *p = tp_arena_alloc(&a, 8);
+    cr_expect_eq((uintptr_t)p % alignof(max_align_t), 0, "aligned after an odd-sized string");
+    cr_expect_geq(p, s2 + 3);
+    /* a string longer than the rest of the chunk starts a new chunk, intact */
+    char longs[3000];
+    memset(longs, 'x', sizeof(longs) - 1);
+    longs[sizeof(longs) - 1] = '\0';
+    char *l = tp_arena_strdup(&a, longs);
+    cr_expect_str_eq(l, longs);
+    cr_expect_str_eq(s1, "abc", "earlier strings untouched");
+    tp_arena_release(&a);
+}

@@ -62,3 +62,18 @@ Test(reqindex, rounds_are_interned)
     cr_expect_str_eq(tp_reqindex_round_name(ix, 99), "", "unknown index: empty name");
     tp_reqindex_destroy(&ix);
 }
+
+Test(reqindex, prefetch_neither_interns_nor_changes_entries)
+{
+    tp_reqindex_t *ix = tp_reqindex_new();
+    uint32_t acme = tp_reqindex_member(ix, "acme");
+    tp_reqindex_upsert(ix, acme, "r1")->revision = 2;
+    tp_reqindex_prefetch(ix, "acme", "r1");
+    tp_reqindex_prefetch(ix, "acme", "never-seen");
+    tp_reqindex_prefetch(ix, "zed", "r1"); /* a member not seen yet: nothing to load */
+    cr_expect_str_eq(tp_reqindex_member_name(ix, acme + 1), "", "prefetch interned a member");
+    cr_expect_eq(tp_reqindex_count(ix), 1);
+    cr_expect_eq(tp_reqindex_find(ix, acme, "r1")->revision, 2);
+    cr_expect_null(tp_reqindex_find(ix, acme, "never-seen"));
+    tp_reqindex_destroy(&ix);
+}
