@@ -4,16 +4,6 @@
 #include "tp_ipc.h"
 #include "tp_mem.h"
 
-uint64_t tp_fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_t nworkers)
 {
     if (nworkers <= 1)

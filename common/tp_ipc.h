@@ -135,8 +135,18 @@ int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, uint32_t *
 /* Which worker owns (member, request_ref): stable across processes and restarts. */
 uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_t nworkers);
 
-/* 64-bit FNV-1a over bytes, continuing from h (start with TP_FNV_INIT). */
+/* 64-bit FNV-1a over bytes, continuing from h (start with TP_FNV_INIT). Inline: the hot
+ * paths hash short fields and single separator bytes. Stored values (content_hash) depend on
+ * it: never change the function. */
 #define TP_FNV_INIT 0xcbf29ce484222325ULL
-uint64_t tp_fnv1a(uint64_t h, const void *data, size_t len);
+static inline uint64_t tp_fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
 
 #endif

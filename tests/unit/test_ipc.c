@@ -86,3 +86,14 @@ Test(ipc, add_sums_every_field)
     cr_expect_eq(a.commit_in[TP_IPC_NLAT], 1);
     cr_expect_eq(a.commit_us, 3000 + 3500 + 2000000);
 }
+
+/* FNV-1a 64 reference vectors: content_hash values stored in tenderpool.revision and the
+ * (member, ref) -> worker routing depend on this function never changing. */
+Test(ipc, fnv1a_matches_the_reference_vectors)
+{
+    cr_expect_eq(tp_fnv1a(TP_FNV_INIT, "", 0), 0xcbf29ce484222325ULL);
+    cr_expect_eq(tp_fnv1a(TP_FNV_INIT, "a", 1), 0xaf63dc4c8601ec8cULL);
+    cr_expect_eq(tp_fnv1a(TP_FNV_INIT, "foobar", 6), 0x85944171f73967e8ULL);
+    cr_expect_eq(tp_fnv1a(tp_fnv1a(TP_FNV_INIT, "foo", 3), "bar", 3), 0x85944171f73967e8ULL,
+                 "continuing from h is hashing the concatenation");
+}
