@@ -19,6 +19,7 @@
 #define TARGET_CLOSE_MS 300.0
 #define TARGET_RESTART_MS 5000.0
 #define READY_TIMEOUT_S 60
+#define HEARTBEAT_WAIT_US 1200000 /* workers send their counters every second */
 
 static void usage(FILE *out)
 {
@@ -260,6 +261,15 @@ static void print_latency(const tp_bench_opts_t *o, const tp_bench_results_t *r)
            o->latency_rate, o->latency_seconds, l->offered_rate, l->lat.p50_ms, l->lat.p99_ms,
            l->lat.max_ms, l->lat.n);
     print_statuses("latency", l);
+    const tp_bench_commits_t *gc = &r->latency_commits;
+    if (!r->have_latency_commits)
+        printf("  group commits: the daemon's /metrics could not be read\n");
+    else if (gc->count > 0)
+        printf("  group commits in the phase (daemon /metrics): %llu, %.0f/s, mean %.2f ms, "
+               "<= 1 ms %.1f %%, <= 2 ms %.1f %%, <= 5 ms %.1f %%\n",
+               gc->count, (double)gc->count / (double)o->latency_seconds,
+               gc->sum_s * 1e3 / (double)gc->count, 100 * tp_bench_commits_share_le(gc, 1),
+               100 * tp_bench_commits_share_le(gc, 2), 100 * tp_bench_commits_share_le(gc, 5));
     fflush(stdout);
 }
 
@@ -354,6 +364,16 @@ static void print_json(const tp_bench_opts_t *o, const tp_bench_results_t *r)
            o->latency_rate, la->offered_rate, la->lat.p50_ms, la->lat.p99_ms, la->lat.max_ms,
            r->rss_before, r->rss_after,
            (double)(r->rss_after - r->rss_before) / (double)o->requests);
+    const tp_bench_commits_t *gc = &r->latency_commits;
+    char gcm[32] = "null", gc2[32] = "null", gc5[32] = "null";
+    if (r->have_latency_commits && gc->count > 0) {
+        snprintf(gcm, sizeof(gcm), "%.3f", gc->sum_s * 1e3 / (double)gc->count);
+        snprintf(gc2, sizeof(gc2), "%.4f", tp_bench_commits_share_le(gc, 2));
+        snprintf(gc5, sizeof(gc5), "%.4f", tp_bench_commits_share_le(gc, 5));
+    }
+    printf("\"latency_commits\":%llu,\"latency_commit_mean_ms\":%s,"
+           "\"latency_commits_le_2ms\":%s,\"latency_commits_le_5ms\":%s,",
+           r->have_latency_commits ? gc->count : 0ULL, gcm, gc2, gc5);
     char cms[32] = "null", dms[32] = "null", rms[32] = "null";
     bool closed = r->ran_close && !r->close_timed_out;
     if (closed)
@@ -431,8 +451,17 @@ static int run_daemon_phases(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_
         rc = run_ingest(o, c, d, r);
     if (rc == 0) {
         checkpoint(o); /* like every phase: not paying for the previous phase's dirty pages */
+        /* workers report their commit histogram with their heartbeat, once a second */
+        tp_bench_commits_t before, after;
+        usleep(HEARTBEAT_WAIT_US);
+        bool scraped = tp_bench_scrape_commits(d->metrics_port, &before) == 0;
         rc = tp_bench_latency(c, d, &r->latency);
         r->ran_latency = rc == 0;
+        usleep(HEARTBEAT_WAIT_US);
+        if (scraped && tp_bench_scrape_commits(d->metrics_port, &after) == 0) {
+            tp_bench_commits_delta(&after, &before, &r->latency_commits);
+            r->have_latency_commits = true;
+        }
         print_latency(o, r);
     }
     tp_bench_client_destroy(&c);

@@ -55,6 +55,16 @@ typedef struct tp_bench_load {
     char first_error[160]; /* first non-accepted ack: status, code, detail */
 } tp_bench_load_t;
 
+/* The daemon's group-commit duration histogram (cumulative buckets, as /metrics serves it). */
+#define TP_BENCH_COMMIT_BUCKETS 16
+typedef struct tp_bench_commits {
+    int nbuckets;
+    double le_ms[TP_BENCH_COMMIT_BUCKETS]; /* upper bounds; the last is +Inf */
+    unsigned long long cum[TP_BENCH_COMMIT_BUCKETS];
+    unsigned long long count;
+    double sum_s;
+} tp_bench_commits_t;
+
 /* Every figure the report prints. */
 typedef struct tp_bench_results {
     double a_rate, a_seconds;
@@ -64,6 +74,8 @@ typedef struct tp_bench_results {
     tp_bench_load_t ingest;
     long ingest_rows_added; /* SELECT count(*) after ingest minus before */
     tp_bench_load_t latency;
+    tp_bench_commits_t latency_commits; /* group commits during the latency phase */
+    bool have_latency_commits;
     long rss_before, rss_after; /* bytes, supervisor + workers */
     bool ran_a, ran_b, ran_ingest, ran_latency;
     /* round-close data set, loaded through the intake */
@@ -115,6 +127,7 @@ typedef struct tp_bench_daemon {
     char conf[128];    /* generated config */
     char log[128];     /* daemon and migrate output */
     char endpoint[64]; /* tcp://127.0.0.1:PORT */
+    int metrics_port;  /* [metrics] listen = 127.0.0.1:PORT */
 } tp_bench_daemon_t;
 
 /* ---- rows.c: request generation and COPY BINARY encoding ---- */
@@ -156,6 +169,13 @@ void tp_bench_daemon_stop(tp_bench_daemon_t *d);
 void tp_bench_daemon_show_log(const tp_bench_daemon_t *d, int lines);
 /* Removes the runtime dir; unless ok, the log and config stay for inspection. */
 void tp_bench_daemon_cleanup(const tp_bench_daemon_t *d, bool ok);
+
+/* ---- scrape.c: the daemon's /metrics ---- */
+int tp_bench_scrape_commits(int port, tp_bench_commits_t *out) __attribute__((warn_unused_result));
+void tp_bench_commits_delta(const tp_bench_commits_t *after, const tp_bench_commits_t *before,
+                            tp_bench_commits_t *d);
+/* Share of the commits that took at most ms (a bucket bound), -1 if no such bound. */
+double tp_bench_commits_share_le(const tp_bench_commits_t *c, double ms);
 
 /* ---- load.c: members over ZeroMQ ---- */
 typedef struct tp_bench_client tp_bench_client_t;
