@@ -13,4 +13,23 @@
 int tp_wire_nul_fields(const uint8_t *buf, size_t len, const char **per_item, size_t nitems,
                        const char **status_field);
 
+/* Bytes of one embedded message inside a frame. */
+typedef struct tp_wire_span {
+    const uint8_t *p;
+    size_t len;
+} tp_wire_span_t;
+
+/* A ClientMessage frame holding a Batch in the plain shape every client sends: the batch field
+ * once, no status field. Then each envelope decodes on its own exactly as inside the whole
+ * message, so a worker decodes only the envelopes it owns. Fills items[i] for i < max with
+ * envelope i's bytes and *batch_id (0 when absent; the last one when repeated, as protobuf-c
+ * does). Returns the number of envelopes, or -1 when the frame has another shape or a field
+ * of the wrong wire type (decode the whole message instead). */
+int tp_wire_batch_items(const uint8_t *buf, size_t len, uint64_t *batch_id, tp_wire_span_t *items,
+                        size_t max);
+
+/* The name of the first string field of one Envelope's bytes that contains a NUL byte, or
+ * NULL; -1 when the bytes are not well-formed protobuf. */
+int tp_wire_envelope_nul(tp_wire_span_t env, const char **field);
+
 #endif

@@ -1,4 +1,4 @@
-/* Minimal protobuf wire walk over ClientMessage: string fields that contain a NUL byte. */
+/* Minimal protobuf wire walk over ClientMessage: NUL bytes in string fields, envelope spans. */
 #include <string.h>
 
 #include "tp_wire.h"
@@ -21,9 +21,9 @@ static int varint(wreader_t *r, uint64_t *v)
     return -1;
 }
 
-/* The next field: its number, and for length-delimited ones its bytes in *sub (wt 2);
- * other wire types are skipped. 1 read, 0 at the end, -1 malformed. */
-static int next_field(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub)
+/* The next field: its number, for length-delimited ones its bytes in *sub (wt 2), for varints
+ * their value in *val (wt 0); fixed-size ones are skipped. 1 read, 0 at the end, -1 malformed. */
+static int next_field_v(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub, uint64_t *val)
 {
     uint64_t key, v;
     if (r->p >= r->end)
@@ -34,7 +34,7 @@ static int next_field(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub)
     *wt = (int)(key & 7);
     switch (*wt) {
     case 0:
-        return varint(r, &v) < 0 ? -1 : 1;
+        return varint(r, val) < 0 ? -1 : 1;
     case 1:
     case 5: {
         size_t n = *wt == 1 ? 8 : 4;
@@ -53,6 +53,12 @@ static int next_field(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub)
     default:
         return -1;
     }
+}
+
+static int next_field(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub)
+{
+    uint64_t v;
+    return next_field_v(r, num, wt, sub, &v);
 }
 
 /* names[k] is the name of string field k (NULL: not a string); fields listed in `nested`
@@ -135,4 +141,55 @@ int tp_wire_nul_fields(const uint8_t *buf, size_t len, const char **per_item, si
             return -1;
     }
     return rc < 0 ? -1 : (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+int tp_wire_envelope_nul(tp_wire_span_t env, const char **field)
+{
+    *field = NULL;
+    wreader_t m = {env.p, env.p + env.len};
+    return envelope(m, field) < 0 ? -1 : 0;
+}
+
+static int batch_items(wreader_t b, uint64_t *batch_id, tp_wire_span_t *items, size_t max)
+{
+    uint32_t num;
+    int wt, rc;
+    wreader_t sub = {NULL, NULL};
+    uint64_t v = 0;
+    size_t n = 0;
+    while ((rc = next_field_v(&b, &num, &wt, &sub, &v)) == 1) {
+        if (num == 1) { /* batch_id: the last one wins */
+            if (wt != 0)
+                return -1;
+            *batch_id = v;
+        } else if (num == 2) { /* items */
+            if (wt != 2)
+                return -1;
+            if (n < max)
+                items[n] = (tp_wire_span_t){sub.p, (size_t)(sub.end - sub.p)};
+            n++;
+        }
+    }
+    return rc < 0 || n > INT32_MAX ? -1 : (int)n;
+}
+
+int tp_wire_batch_items(const uint8_t *buf, size_t len, uint64_t *batch_id, tp_wire_span_t *items,
+                        size_t max)
+{
+    wreader_t r = {buf, buf + len}, sub = {NULL, NULL}, batch = {NULL, NULL};
+    uint32_t num;
+    int wt, rc, nbatch = 0;
+    *batch_id = 0;
+    while ((rc = next_field(&r, &num, &wt, &sub)) == 1) {
+        if (num == 2)
+            return -1; /* a StatusQuery, or both kinds: the decoder keeps the last */
+        if (num == 1) {
+            if (wt != 2 || ++nbatch > 1)
+                return -1; /* repeated: the decoder merges them */
+            batch = sub;
+        }
+    }
+    if (rc < 0 || nbatch != 1)
+        return -1;
+    return batch_items(batch, batch_id, items, max);
 }

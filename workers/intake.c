@@ -255,19 +255,58 @@ static void fill_validate_ctx(tp_worker_t *w, const tp_ipc_hdr_t *hdr, time_t no
     vc->auth_member = hdr->auth_member[0] ? hdr->auth_member : NULL;
 }
 
+/* This worker's envelopes of the batch (env[i] for item idx[i]; NULL: index out of range) and
+ * the name of a string field of each that held a NUL byte (nul[i]). A batch in the plain shape
+ * is split on the wire and only these envelopes are decoded (each worker owns about 1/count
+ * of them); another shape is decoded whole. -1 when the frame does not decode (the
+ * supervisor decoded it: a broken invariant). */
+static int decode_owned(tp_reply_t *r, const uint32_t *idx, const uint8_t *payload, size_t len,
+                        const Tenderpool__V1__Envelope **env, const char **nul)
+{
+    ProtobufCAllocator *pb = tp_arena_pb(&r->arena);
+    int count = tp_wire_batch_items(payload, len, &r->batch_id, NULL, 0);
+    if (count >= 0) {
+        tp_wire_span_t *items =
+            tp_arena_alloc(&r->arena, (size_t)(count ? count : 1) * sizeof(*items));
+        (void)tp_wire_batch_items(payload, len, &r->batch_id, items, (size_t)count);
+        for (uint32_t i = 0; i < r->n; i++) {
+            if (idx[i] >= (uint32_t)count)
+                continue;
+            tp_wire_span_t sp = items[idx[i]];
+            env[i] = tenderpool__v1__envelope__unpack(pb, sp.len, sp.p);
+            if (env[i] == NULL || tp_wire_envelope_nul(sp, &nul[i]) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    Tenderpool__V1__ClientMessage *m = tenderpool__v1__client_message__unpack(pb, len, payload);
+    if (m == NULL || m->kind_case != TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH)
+        return -1;
+    const Tenderpool__V1__Batch *b = m->batch;
+    const char **all = tp_arena_alloc(&r->arena, (b->n_items ? b->n_items : 1) * sizeof(*all));
+    (void)tp_wire_nul_fields(payload, len, all, b->n_items, NULL);
+    r->batch_id = b->batch_id;
+    for (uint32_t i = 0; i < r->n; i++)
+        if (idx[i] < b->n_items) {
+            env[i] = b->items[idx[i]];
+            nul[i] = all[idx[i]];
+        }
+    return 0;
+}
+
 void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint32_t *idx,
                             const void *payload, size_t len)
 {
     tp_reply_t *r = reply_new(hdr, hdr->nidx);
+    uint32_t n = r->n; /* the last reply_set frees r */
     /* protobuf-c allocates each field: from one arena (about 3x the wire size) instead */
     tp_arena_init(&r->arena, 3 * len + 1024);
-    r->msg = tenderpool__v1__client_message__unpack(tp_arena_pb(&r->arena), len, payload);
-    const Tenderpool__V1__Batch *b =
-        r->msg && r->msg->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH ? r->msg->batch
-                                                                                  : NULL;
-    if (b == NULL) { /* the supervisor checked it: a broken invariant, answered anyway */
+    const Tenderpool__V1__Envelope **env = tp_arena_alloc(&r->arena, (n ? n : 1) * sizeof(*env));
+    const char **nul = tp_arena_alloc(&r->arena, (n ? n : 1) * sizeof(*nul));
+    memset(env, 0, (n ? n : 1) * sizeof(*env));
+    memset(nul, 0, (n ? n : 1) * sizeof(*nul));
+    if (decode_owned(r, idx, payload, len, env, nul) < 0) {
         tp_err("supervisor sent an undecodable batch (token %llu)", (unsigned long long)hdr->token);
-        uint32_t n = r->n; /* the last reply_set frees r */
         for (uint32_t i = 0; i < n; i++)
             tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
                                 "undecodable message", NULL, 0);
@@ -275,47 +314,41 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
             reply_send(w, r);
         return;
     }
-    r->batch_id = b->batch_id;
     time_t now = time(NULL);
     tp_worker_refresh_round(w, now);
     tp_validate_ctx_t vc;
     fill_validate_ctx(w, hdr, now, &vc);
-    /* protobuf-c hands strings over up to their first NUL: find the ones that had more */
-    const char **nul = xcalloc(b->n_items ? b->n_items : 1, sizeof(*nul));
-    (void)tp_wire_nul_fields(payload, len, nul, b->n_items, NULL);
-    uint32_t n = r->n;
     /* each item's index slot is a cache miss in a table of ~100 MB: start them all now */
     for (uint32_t i = 0; i < n; i++) {
-        if (idx[i] >= b->n_items)
+        if (env[i] == NULL)
             continue;
-        const Tenderpool__V1__Envelope *env = b->items[idx[i]];
-        echo_ref(&r->acks[i], env);
-        const char *member = vc.auth_member ? vc.auth_member : env->member_id;
+        echo_ref(&r->acks[i], env[i]);
+        const char *member = vc.auth_member ? vc.auth_member : env[i]->member_id;
         if (member != NULL)
             tp_reqindex_prefetch(w->ix, member, r->acks[i].request_ref);
     }
     for (uint32_t i = 0; i < n; i++) {
-        if (idx[i] >= b->n_items) {
+        if (env[i] == NULL) {
             tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_REJECTED, "MALFORMED",
                                 "item index out of range", NULL, 0);
             continue;
         }
-        const Tenderpool__V1__Envelope *env = b->items[idx[i]];
         tp_request_t q;
         tp_reject_t rej;
-        if (nul[idx[i]] != NULL) {
+        /* protobuf-c hands strings over up to their first NUL: the wire walk found the ones
+         * that had more */
+        if (nul[i] != NULL) {
             rej.code = "INVALID_FIELD";
-            snprintf(rej.detail, sizeof(rej.detail), "%s: contains a NUL byte", nul[idx[i]]);
-            reject_item(w, r, i, &rej, env);
-        } else if (tp_validate_envelope(&vc, env, &q, &rej) < 0)
-            reject_item(w, r, i, &rej, env);
+            snprintf(rej.detail, sizeof(rej.detail), "%s: contains a NUL byte", nul[i]);
+            reject_item(w, r, i, &rej, env[i]);
+        } else if (tp_validate_envelope(&vc, env[i], &q, &rej) < 0)
+            reject_item(w, r, i, &rej, env[i]);
         else if (!tp_store_up(&w->store))
             tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER,
                                 "DB_UNAVAILABLE", "database unavailable; resend later", NULL, 0);
         else
-            accept_item(w, r, i, env, &q);
+            accept_item(w, r, i, env[i], &q);
     }
-    free(nul);
     if (n == 0)
         reply_send(w, r);
     tp_worker_maybe_commit(w);

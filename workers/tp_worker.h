@@ -33,10 +33,9 @@ typedef struct tp_reply {
     uint64_t token;
     uint32_t flags;
     uint64_t batch_id;
-    uint32_t n;                         /* acks this worker owes */
-    uint32_t pending;                   /* acks not decided yet */
-    Tenderpool__V1__ClientMessage *msg; /* decoded into `arena` */
-    tp_arena_t arena;
+    uint32_t n;       /* acks this worker owes */
+    uint32_t pending; /* acks not decided yet */
+    tp_arena_t arena; /* the decoded envelopes, all released with the reply */
     Tenderpool__V1__Ack *acks;
     Tenderpool__V1__Ack **ackp;
     char **details; /* owned detail strings (or NULL) per ack */

@@ -461,6 +461,53 @@ static void fuzz_status(const Tenderpool__V1__StatusQuery *q)
 
 /* ---- the frame ---- */
 
+/* Packed bytes of an envelope (malloc'd), to compare two decodings of one. */
+static uint8_t *pack_envelope(const Tenderpool__V1__Envelope *e, size_t *len)
+{
+    *len = tenderpool__v1__envelope__get_packed_size(e);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf == NULL)
+        abort();
+    tenderpool__v1__envelope__pack(e, buf);
+    return buf;
+}
+
+/* The worker's split of a plain batch (tp_wire_batch_items): when it accepts the frame, it
+ * sees the same envelopes in the same order as the whole decode, each decoding on its own to
+ * the same content, with the same NUL findings, and the same batch_id. */
+static void fuzz_split(const uint8_t *data, size_t size, const Tenderpool__V1__ClientMessage *m,
+                       const char **names)
+{
+    uint64_t id;
+    int count = tp_wire_batch_items(data, size, &id, NULL, 0);
+    if (count < 0)
+        return; /* decoded whole by the worker, as before */
+    FUZZ_CHECK(m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH && m->batch != NULL,
+               "the split took a frame that is not a batch");
+    FUZZ_CHECK((size_t)count == m->batch->n_items, "the split counts other envelopes");
+    FUZZ_CHECK(id == m->batch->batch_id, "the split reads another batch_id");
+    tp_wire_span_t *sp = calloc((size_t)count + 1, sizeof(*sp));
+    if (sp == NULL)
+        abort();
+    FUZZ_CHECK(tp_wire_batch_items(data, size, &id, sp, (size_t)count) == count,
+               "the split is not repeatable");
+    for (int i = 0; i < count; i++) {
+        Tenderpool__V1__Envelope *e = tenderpool__v1__envelope__unpack(NULL, sp[i].len, sp[i].p);
+        FUZZ_CHECK(e != NULL, "an envelope of a decodable batch does not decode alone");
+        size_t la, lb;
+        uint8_t *a = pack_envelope(e, &la), *b = pack_envelope(m->batch->items[i], &lb);
+        FUZZ_CHECK(la == lb && memcmp(a, b, la) == 0, "an envelope decodes to other content alone");
+        free(a);
+        free(b);
+        tenderpool__v1__envelope__free_unpacked(e, NULL);
+        const char *f = NULL;
+        FUZZ_CHECK(tp_wire_envelope_nul(sp[i], &f) == 0, "a decodable envelope walks as malformed");
+        FUZZ_CHECK((f == NULL) == (names[i] == NULL) && (f == NULL || strcmp(f, names[i]) == 0),
+                   "the NUL finding differs between the split and the whole walk");
+    }
+    free(sp);
+}
+
 /* The worker's raw walk for NUL bytes (common/wire.c) parses the same untrusted frame: it must
  * not crash or read out of bounds, and names only fields of the protocol. */
 static void fuzz_wire(const uint8_t *data, size_t size, const Tenderpool__V1__ClientMessage *m)
@@ -474,6 +521,7 @@ static void fuzz_wire(const uint8_t *data, size_t size, const Tenderpool__V1__Cl
     for (size_t i = 0; i < n; i++)
         FUZZ_CHECK(names[i] == NULL || names[i][0] != '\0', "an empty field name");
     FUZZ_CHECK(status == NULL || status[0] != '\0', "an empty field name");
+    fuzz_split(data, size, m, names);
     free(names);
 }
 

@@ -105,3 +105,68 @@ Test(wire, malformed_frames)
     cr_expect_eq(tp_wire_nul_fields(bad_wire_type, sizeof(bad_wire_type), NULL, 0, NULL), -1);
     cr_expect_eq(tp_wire_nul_fields((const uint8_t *)"", 0, NULL, 0, NULL), 0);
 }
+
+/* Each envelope's span decodes on its own to what the whole message holds at that index. */
+Test(wire, batch_items_split_a_plain_batch)
+{
+    tp_test_item_t it[3] = {
+        tp_test_item_default("acme", "a-1"),
+        tp_test_item_default("bolt", "b-1"),
+        {.op = "cancel", .member_id = "acme", .request_ref = "c", .revision = 2, .reason = "gone"}};
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(77, it, 3, &len);
+    uint64_t batch_id = 0;
+    cr_assert_eq(tp_wire_batch_items(buf, len, &batch_id, NULL, 0), 3, "counting needs no array");
+    tp_wire_span_t sp[3];
+    cr_assert_eq(tp_wire_batch_items(buf, len, &batch_id, sp, 3), 3);
+    cr_expect_eq(batch_id, 77);
+    const char *refs[3] = {"a-1", "b-1", "c"}, *members[3] = {"acme", "bolt", "acme"};
+    for (int i = 0; i < 3; i++) {
+        Tenderpool__V1__Envelope *e = tenderpool__v1__envelope__unpack(NULL, sp[i].len, sp[i].p);
+        cr_assert_not_null(e, "envelope %d decodes alone", i);
+        cr_expect_str_eq(e->member_id, members[i]);
+        const char *ref = e->body_case == TENDERPOOL__V1__ENVELOPE__BODY_CANCEL
+                              ? e->cancel->request_ref
+                              : e->submit->request_ref;
+        cr_expect_str_eq(ref, refs[i]);
+        tenderpool__v1__envelope__free_unpacked(e, NULL);
+        const char *f = "x";
+        cr_expect_eq(tp_wire_envelope_nul(sp[i], &f), 0);
+        cr_expect_null(f);
+    }
+    nul_at(buf, len, 'b'); /* "bolt": envelope 1's member_id */
+    const char *f = NULL;
+    cr_assert_eq(tp_wire_batch_items(buf, len, &batch_id, sp, 3), 3);
+    cr_expect_eq(tp_wire_envelope_nul(sp[1], &f), 0);
+    cr_expect_str_eq(f, "member_id");
+    free(buf);
+}
+
+/* Shapes protobuf-c decodes by merging or by keeping the last kind: the worker decodes those
+ * whole, so the split refuses them. */
+Test(wire, batch_items_refuse_other_shapes)
+{
+    tp_test_item_t it[1] = {tp_test_item_default("acme", "a-1")};
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(5, it, 1, &len);
+    uint64_t id;
+    uint8_t *twice = malloc(2 * len);
+    memcpy(twice, buf, len);
+    memcpy(twice + len, buf, len); /* two batch fields: the decoder merges them */
+    cr_expect_eq(tp_wire_batch_items(twice, 2 * len, &id, NULL, 0), -1);
+    static const uint8_t status_after[] = {0x0a, 0x02, 0x08, 0x01, 0x12, 0x00};
+    cr_expect_eq(tp_wire_batch_items(status_after, sizeof(status_after), &id, NULL, 0), -1,
+                 "a status field after the batch: the last kind wins");
+    static const uint8_t id_as_bytes[] = {0x0a, 0x03, 0x0a, 0x01, 0x07};
+    cr_expect_eq(tp_wire_batch_items(id_as_bytes, sizeof(id_as_bytes), &id, NULL, 0), -1,
+                 "batch_id with a length-delimited wire type");
+    static const uint8_t unknown_fields[] = {0x18, 0x05, 0x0a, 0x04, 0x08, 0x09, 0x20, 0x01};
+    cr_expect_eq(tp_wire_batch_items(unknown_fields, sizeof(unknown_fields), &id, NULL, 0), 0,
+                 "unknown fields are skipped, as the decoder does");
+    cr_expect_eq(id, 9);
+    static const uint8_t truncated[] = {0x0a, 0x10, 0x12, 0x03};
+    cr_expect_eq(tp_wire_batch_items(truncated, sizeof(truncated), &id, NULL, 0), -1);
+    cr_expect_eq(tp_wire_batch_items((const uint8_t *)"", 0, &id, NULL, 0), -1, "no batch");
+    free(twice);
+    free(buf);
+}
