@@ -150,7 +150,8 @@ LABEL = {
 # every other own function is transparent.
 ASSIGN = {
     'tenderpool-worker': {
-        'decode': 'common/wire.c: tp_wire_nul_fields',
+        'decode': 'common/wire.c: tp_wire_nul_fields tp_wire_batch_items tp_wire_envelope_nul; '
+                  'workers/intake.c: decode_owned',
         'validate': 'workers/intake.c: tp_worker_handle_batch fill_validate_ctx '
                     'tp_worker_refresh_round accept_item content_hash hash_field decide group_add '
                     'apply_write older_revision reject_item; common/validate.c: tp_validate_envelope',

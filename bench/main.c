@@ -266,10 +266,13 @@ static void print_latency(const tp_bench_opts_t *o, const tp_bench_results_t *r)
         printf("  group commits: the daemon's /metrics could not be read\n");
     else if (gc->count > 0)
         printf("  group commits in the phase (daemon /metrics): %llu, %.0f/s, mean %.2f ms, "
-               "<= 1 ms %.1f %%, <= 2 ms %.1f %%, <= 5 ms %.1f %%\n",
+               "<= 1 ms %.1f %%, <= 2 ms %.1f %%, <= 5 ms %.1f %%; longer than 20 ms: %.0f, "
+               "than 100 ms: %.0f\n",
                gc->count, (double)gc->count / (double)o->latency_seconds,
                gc->sum_s * 1e3 / (double)gc->count, 100 * tp_bench_commits_share_le(gc, 1),
-               100 * tp_bench_commits_share_le(gc, 2), 100 * tp_bench_commits_share_le(gc, 5));
+               100 * tp_bench_commits_share_le(gc, 2), 100 * tp_bench_commits_share_le(gc, 5),
+               (double)gc->count * (1 - tp_bench_commits_share_le(gc, 20)),
+               (double)gc->count * (1 - tp_bench_commits_share_le(gc, 100)));
     fflush(stdout);
 }
 
