@@ -64,6 +64,8 @@ struct tp_bench_client {
     char phase;    /* ingest: 'i' durable ingest, 'c' round-close data set */
     int64_t last_ack_ns;
     int64_t *sched;         /* latency phase: intended send time per message */
+    int64_t sched_t0;       /* latency phase: when message 0 was due */
+    int64_t *win_max;       /* latency phase: slowest ack per 100 ms window of send times */
     long probe_interval_ms; /* readiness: StatusQuery resent after this long unanswered */
     int64_t rt_ack_ns;      /* restart: when the round-trip batch was acked, 0 not yet */
     int rt_status;          /* its item's status */
@@ -494,6 +496,9 @@ static void on_latency_ack(tp_bench_client_t *c, bench_member_t *m,
     /* from the intended send time: a late sender does not hide queueing (no coordinated omission)
      */
     samples_add(&c->lat, c->last_ack_ns - c->sched[k]);
+    long win = (long)((c->sched[k] - c->sched_t0) / 100000000LL);
+    if (c->last_ack_ns - c->sched[k] > c->win_max[win])
+        c->win_max[win] = c->last_ack_ns - c->sched[k];
     c->sched[k] = 0;
     c->resolved++;
     if (ack->n_acks < 1)
@@ -531,8 +536,11 @@ int tp_bench_latency(tp_bench_client_t *c, tp_bench_daemon_t *d, tp_bench_load_t
     phase_begin(c, out);
     long total = c->o->latency_rate * c->o->latency_seconds, k = 0;
     c->sched = xcalloc((size_t)total, sizeof(int64_t));
+    long nwin = c->o->latency_seconds * 10 + 1;
+    c->win_max = xcalloc((size_t)nwin, sizeof(int64_t));
     double step = 1e9 / (double)c->o->latency_rate;
     int64_t t0 = tp_bench_now_ns() + 1000000, last_send = t0, end = 0;
+    c->sched_t0 = t0;
     int rc = 0;
     while (rc == 0 && c->resolved < total) {
         int64_t now = tp_bench_now_ns();
@@ -552,6 +560,17 @@ int tp_bench_latency(tp_bench_client_t *c, tp_bench_daemon_t *d, tp_bench_load_t
     out->offered_rate = out->seconds > 0 ? (double)(k - 1) / out->seconds : 0;
     out->rate = out->offered_rate;
     tp_bench_lat_summary(c->lat.ns, c->lat.n, &out->lat);
+    for (long i = 0; i < nwin; i++) {
+        if ((double)c->win_max[i] / 1e6 <= TP_BENCH_SPIKE_MS)
+            continue;
+        if (out->nspike < TP_BENCH_NSPIKE) {
+            out->spike_at_s[out->nspike] = (double)i / 10;
+            out->spike_ms[out->nspike++] = (double)c->win_max[i] / 1e6;
+        }
+        out->spikes++;
+    }
+    free(c->win_max);
+    c->win_max = NULL;
     free(c->sched);
     c->sched = NULL;
     if (rc < 0)

@@ -261,6 +261,11 @@ static void print_latency(const tp_bench_opts_t *o, const tp_bench_results_t *r)
            o->latency_rate, o->latency_seconds, l->offered_rate, l->lat.p50_ms, l->lat.p99_ms,
            l->lat.max_ms, l->lat.n);
     print_statuses("latency", l);
+    printf("  100 ms windows whose slowest ack took over %.0f ms: %ld", TP_BENCH_SPIKE_MS,
+           l->spikes);
+    for (int i = 0; i < l->nspike; i++)
+        printf("%s%.1f s (%.0f ms)", i ? ", " : ": at ", l->spike_at_s[i], l->spike_ms[i]);
+    printf("%s\n", l->spikes > l->nspike ? ", ..." : "");
     const tp_bench_commits_t *gc = &r->latency_commits;
     if (!r->have_latency_commits)
         printf("  group commits: the daemon's /metrics could not be read\n");

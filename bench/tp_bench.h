@@ -44,6 +44,8 @@ typedef struct tp_bench_lat {
 } tp_bench_lat_t;
 
 /* What the client saw of one load phase. */
+#define TP_BENCH_SPIKE_MS 20.0
+#define TP_BENCH_NSPIKE 12
 typedef struct tp_bench_load {
     long sent_items;
     long status[TP_BENCH_NSTATUS]; /* per ack status, retries included */
@@ -53,6 +55,11 @@ typedef struct tp_bench_load {
     double offered_rate;           /* latency phase: messages per second actually sent */
     tp_bench_lat_t lat;
     char first_error[160]; /* first non-accepted ack: status, code, detail */
+    /* latency phase: the 100 ms windows (by intended send time) whose slowest ack took more
+     * than TP_BENCH_SPIKE_MS: how many, and the first few (start in s, slowest in ms) */
+    long spikes;
+    int nspike;
+    double spike_at_s[TP_BENCH_NSPIKE], spike_ms[TP_BENCH_NSPIKE];
 } tp_bench_load_t;
 
 /* The daemon's group-commit duration histogram (cumulative buckets, as /metrics serves it). */
