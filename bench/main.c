@@ -380,8 +380,9 @@ static void print_json(const tp_bench_opts_t *o, const tp_bench_results_t *r)
         snprintf(gc5, sizeof(gc5), "%.4f", tp_bench_commits_share_le(gc, 5));
     }
     printf("\"latency_commits\":%llu,\"latency_commit_mean_ms\":%s,"
-           "\"latency_commits_le_2ms\":%s,\"latency_commits_le_5ms\":%s,",
-           r->have_latency_commits ? gc->count : 0ULL, gcm, gc2, gc5);
+           "\"latency_commits_le_2ms\":%s,\"latency_commits_le_5ms\":%s,"
+           "\"latency_spike_windows\":%ld,",
+           r->have_latency_commits ? gc->count : 0ULL, gcm, gc2, gc5, la->spikes);
     char cms[32] = "null", dms[32] = "null", rms[32] = "null";
     bool closed = r->ran_close && !r->close_timed_out;
     if (closed)
