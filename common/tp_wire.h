@@ -28,6 +28,17 @@ typedef struct tp_wire_span {
 int tp_wire_batch_items(const uint8_t *buf, size_t len, uint64_t *batch_id, tp_wire_span_t *items,
                         size_t max);
 
+/* A message whose field 1 is a uint64 and field 2 a repeated message (Batch: batch_id and
+ * items; BatchAck: batch_id and acks): *id (0 when absent, the last when repeated) and the
+ * bytes of each field-2 element in order, in items[i] for i < max. Returns their number, or
+ * -1 when malformed or a field has the wrong wire type. */
+int tp_wire_id_and_items(const uint8_t *buf, size_t len, uint64_t *id, tp_wire_span_t *items,
+                         size_t max);
+
+/* Bytes of a ServerMessage holding BatchAck{batch_id, acks} from the acks' encoded bytes, as
+ * protobuf-c packs it; out NULL: only the size. */
+size_t tp_wire_put_batch_ack(uint8_t *out, uint64_t batch_id, const tp_wire_span_t *acks, size_t n);
+
 /* The name of the first string field of one Envelope's bytes that contains a NUL byte, or
  * NULL; -1 when the bytes are not well-formed protobuf. */
 int tp_wire_envelope_nul(tp_wire_span_t env, const char **field);

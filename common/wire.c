@@ -150,7 +150,7 @@ int tp_wire_envelope_nul(tp_wire_span_t env, const char **field)
     return envelope(m, field) < 0 ? -1 : 0;
 }
 
-static int batch_items(wreader_t b, uint64_t *batch_id, tp_wire_span_t *items, size_t max)
+static int id_and_items(wreader_t b, uint64_t *batch_id, tp_wire_span_t *items, size_t max)
 {
     uint32_t num;
     int wt, rc;
@@ -191,5 +191,58 @@ int tp_wire_batch_items(const uint8_t *buf, size_t len, uint64_t *batch_id, tp_w
     }
     if (rc < 0 || nbatch != 1)
         return -1;
-    return batch_items(batch, batch_id, items, max);
+    return id_and_items(batch, batch_id, items, max);
+}
+
+int tp_wire_id_and_items(const uint8_t *buf, size_t len, uint64_t *id, tp_wire_span_t *items,
+                         size_t max)
+{
+    wreader_t r = {buf, buf + len};
+    *id = 0;
+    return id_and_items(r, id, items, max);
+}
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+size_t tp_wire_put_batch_ack(uint8_t *out, uint64_t batch_id, const tp_wire_span_t *acks, size_t n)
+{
+    size_t inner = batch_id ? 1 + varint_len(batch_id) : 0; /* proto3: a 0 is not written */
+    for (size_t i = 0; i < n; i++)
+        inner += 1 + varint_len(acks[i].len) + acks[i].len;
+    size_t total = 1 + varint_len(inner) + inner;
+    if (out == NULL)
+        return total;
+    uint8_t *p = out;
+    *p++ = 0x0a; /* ServerMessage.batch_ack: field 1, length-delimited */
+    p = put_varint(p, inner);
+    if (batch_id) {
+        *p++ = 0x08; /* BatchAck.batch_id: field 1, varint */
+        p = put_varint(p, batch_id);
+    }
+    for (size_t i = 0; i < n; i++) {
+        *p++ = 0x12; /* BatchAck.acks: field 2, length-delimited */
+        p = put_varint(p, acks[i].len);
+        if (acks[i].len)
+            memcpy(p, acks[i].p, acks[i].len);
+        p += acks[i].len;
+    }
+    return total;
 }

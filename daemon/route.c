@@ -153,10 +153,15 @@ static void pending_free(tp_supervisor_t *s, tp_pending_t *p)
     s->npend--;
 }
 
+/* The client's BatchAck, spliced from the encoded acks (the workers' answers are not decoded). */
 static void pending_complete(tp_supervisor_t *s, tp_pending_t *p)
 {
-    const Tenderpool__V1__Batch *b = p->msg->batch;
-    send_batch_ack(s, p->client, p->client_len, b->batch_id, p->acks, p->nitems);
+    uint64_t batch_id = p->msg->batch->batch_id;
+    size_t len = tp_wire_put_batch_ack(NULL, batch_id, p->acks, p->nitems);
+    uint8_t *buf = xmalloc(len);
+    tp_wire_put_batch_ack(buf, batch_id, p->acks, p->nitems);
+    send_client(s, p->client, p->client_len, buf, len);
+    free(buf);
     pending_free(s, p);
 }
 
@@ -189,17 +194,19 @@ static int send_worker(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h, co
 static void own_ack(tp_supervisor_t *s, tp_pending_t *p, uint32_t i, const char *code,
                     const char *detail)
 {
-    Tenderpool__V1__Ack *a = &p->own_acks[i];
+    Tenderpool__V1__Ack a = TENDERPOOL__V1__ACK__INIT;
     tp_metrics_acks(s->metrics, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, code, 1);
-    tenderpool__v1__ack__init(a);
     const Tenderpool__V1__Envelope *e = p->msg->batch->items[i];
     const char *ref = env_ref(e);
-    a->request_ref = (char *)(tp_valid_utf8(ref, strlen(ref)) ? ref : "");
-    a->revision = env_rev(e);
-    a->status = TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
-    a->error_code = (char *)code;
-    a->detail = (char *)detail;
-    p->acks[i] = a;
+    a.request_ref = (char *)(tp_valid_utf8(ref, strlen(ref)) ? ref : "");
+    a.revision = env_rev(e);
+    a.status = TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
+    a.error_code = (char *)code;
+    a.detail = (char *)detail;
+    size_t len = tenderpool__v1__ack__get_packed_size(&a);
+    uint8_t *buf = tp_arena_alloc(&p->arena, len);
+    tenderpool__v1__ack__pack(&a, buf);
+    p->acks[i] = (tp_wire_span_t){buf, len};
 }
 
 static void fail_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w)
@@ -251,8 +258,6 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
     p->owner = tp_arena_alloc(&p->arena, p->nitems);
     p->acks = tp_arena_alloc(&p->arena, p->nitems * sizeof(*p->acks));
     memset(p->acks, 0, p->nitems * sizeof(*p->acks));
-    p->own_acks = tp_arena_alloc(&p->arena, p->nitems * sizeof(*p->own_acks));
-    memset(p->own_acks, 0, p->nitems * sizeof(*p->own_acks));
     s->in_flight_items += p->nitems;
     uint32_t counts[TP_MAX_WORKERS] = {0};
     for (uint32_t i = 0; i < p->nitems; i++) {
@@ -384,21 +389,28 @@ out:
 
 /* ---- answers from workers ---- */
 
+/* A worker's BatchAck for its items, in their order: each encoded Ack is kept as it is. */
 static void merge_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w, const void *buf, size_t len)
 {
-    Tenderpool__V1__BatchAck *ba =
-        tenderpool__v1__batch_ack__unpack(tp_arena_pb(&p->arena), len, buf);
-    uint32_t k = 0;
+    uint8_t *copy = tp_arena_alloc(&p->arena, len ? len : 1);
+    if (len)
+        memcpy(copy, buf, len);
+    uint64_t id;
+    int n = tp_wire_id_and_items(copy, len, &id, NULL, 0);
+    tp_wire_span_t *acks = tp_arena_alloc(&p->arena, (size_t)(n > 0 ? n : 1) * sizeof(*acks));
+    if (n > 0)
+        (void)tp_wire_id_and_items(copy, len, &id, acks, (size_t)n);
+    int k = 0;
     for (uint32_t i = 0; i < p->nitems; i++) {
         if (p->owner[i] != w)
             continue;
-        if (ba && k < ba->n_acks)
-            p->acks[i] = ba->acks[k++];
+        if (k < n)
+            p->acks[i] = acks[k++];
         else
             own_ack(s, p, i, "OVERLOADED", "worker answer incomplete; resend later");
     }
-    if (ba == NULL || k != ba->n_acks)
-        tp_err("worker %u answered %zu acks for %u items", w, ba ? ba->n_acks : 0, k);
+    if (n < 0 || k != n)
+        tp_err("worker %u answered %d acks for %d items", w, n, k);
 }
 
 static void on_worker_answer(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h, const void *buf,

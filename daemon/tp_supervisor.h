@@ -8,6 +8,7 @@
 
 #include "tenderpool/v1/tenderpool.pb-c.h"
 #include "tp_arena.h"
+#include "tp_wire.h"
 #include "tp_config.h"
 #include "tp_ipc.h"
 
@@ -42,8 +43,7 @@ typedef struct tp_pending {
     tp_arena_t arena;
     uint8_t *owner;                     /* item -> worker */
     Tenderpool__V1__ClientMessage *msg; /* decoded client message */
-    Tenderpool__V1__Ack *own_acks;      /* acks decided by the supervisor (dead worker, ...) */
-    Tenderpool__V1__Ack **acks;         /* item -> its ack */
+    tp_wire_span_t *acks;               /* item -> its encoded Ack (a worker's, or our own) */
     int32_t next_free;
 } tp_pending_t;
 

@@ -170,3 +170,53 @@ Test(wire, batch_items_refuse_other_shapes)
     free(twice);
     free(buf);
 }
+
+/* The supervisor splices the workers' encoded acks into the client's BatchAck: the bytes must
+ * be the ones protobuf-c packs for the same acks, whatever the batch_id (0 is not written). */
+Test(wire, spliced_batch_ack_is_what_protobuf_c_packs)
+{
+    Tenderpool__V1__Ack a[3] = {TENDERPOOL__V1__ACK__INIT, TENDERPOOL__V1__ACK__INIT,
+                                TENDERPOOL__V1__ACK__INIT};
+    a[0].request_ref = "r-1";
+    a[0].revision = 1;
+    a[0].status = TENDERPOOL__V1__STATUS__STATUS_ACCEPTED;
+    a[0].round_id = "2026-W48";
+    a[0].server_seq = 1234567890123ULL;
+    a[1].request_ref = "r-2";
+    a[1].status = TENDERPOOL__V1__STATUS__STATUS_REJECTED;
+    a[1].error_code = "INVALID_FIELD";
+    a[1].detail = "quantity: not a decimal";
+    /* a[2]: every field default: an empty Ack, encoded as zero bytes */
+    Tenderpool__V1__Ack *ap[3] = {&a[0], &a[1], &a[2]};
+    static const uint64_t ids[] = {0, 1, 300, UINT64_MAX};
+    for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
+        Tenderpool__V1__BatchAck ba = TENDERPOOL__V1__BATCH_ACK__INIT;
+        ba.batch_id = ids[k];
+        ba.n_acks = 3;
+        ba.acks = ap;
+        /* a worker's part: BatchAck bytes, split back into the encoded acks */
+        size_t plen = tenderpool__v1__batch_ack__get_packed_size(&ba);
+        uint8_t *part = malloc(plen);
+        tenderpool__v1__batch_ack__pack(&ba, part);
+        uint64_t id;
+        tp_wire_span_t sp[3];
+        cr_assert_eq(tp_wire_id_and_items(part, plen, &id, sp, 3), 3);
+        cr_expect_eq(id, ids[k]);
+        cr_expect_eq(sp[2].len, 0, "an empty Ack is zero bytes");
+        /* the client's message, spliced and packed */
+        Tenderpool__V1__ServerMessage sm = TENDERPOOL__V1__SERVER_MESSAGE__INIT;
+        sm.kind_case = TENDERPOOL__V1__SERVER_MESSAGE__KIND_BATCH_ACK;
+        sm.batch_ack = &ba;
+        size_t want_len = tenderpool__v1__server_message__get_packed_size(&sm);
+        uint8_t *want = malloc(want_len);
+        tenderpool__v1__server_message__pack(&sm, want);
+        size_t got_len = tp_wire_put_batch_ack(NULL, ids[k], sp, 3);
+        cr_assert_eq(got_len, want_len, "batch_id %llu", (unsigned long long)ids[k]);
+        uint8_t *got = malloc(got_len);
+        cr_assert_eq(tp_wire_put_batch_ack(got, ids[k], sp, 3), got_len);
+        cr_expect_eq(memcmp(got, want, got_len), 0, "batch_id %llu", (unsigned long long)ids[k]);
+        free(got);
+        free(want);
+        free(part);
+    }
+}
