@@ -4,14 +4,23 @@
 #include "tp_ipc.h"
 #include "tp_mem.h"
 
-uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_t nworkers)
+uint32_t tp_route_worker_n(const char *member_id, size_t mlen, const char *request_ref, size_t rlen,
+                           uint32_t nworkers)
 {
+    static const char nul = '\0';
     if (nworkers <= 1)
         return 0;
-    uint64_t h = tp_fnv1a(TP_FNV_INIT, member_id, strlen(member_id) + 1);
-    h = tp_fnv1a(h, request_ref, strlen(request_ref));
+    uint64_t h = tp_fnv1a(TP_FNV_INIT, member_id, mlen);
+    h = tp_fnv1a(h, &nul, 1);
+    h = tp_fnv1a(h, request_ref, rlen);
     h ^= h >> 33; /* FNV's low bits mix poorly: fold the high half in */
     return (uint32_t)(h % nworkers);
+}
+
+uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_t nworkers)
+{
+    return tp_route_worker_n(member_id, strlen(member_id), request_ref, strlen(request_ref),
+                             nworkers);
 }
 
 const char *const tp_ipc_code_names[TP_IPC_NCODES] = {

@@ -134,6 +134,9 @@ int tp_ipc_hdr_check(const void *data, size_t len, tp_ipc_hdr_t *out, uint32_t *
 
 /* Which worker owns (member, request_ref): stable across processes and restarts. */
 uint32_t tp_route_worker(const char *member_id, const char *request_ref, uint32_t nworkers);
+/* The same from counted bytes (no NUL inside: a decoded string ends at its first NUL). */
+uint32_t tp_route_worker_n(const char *member_id, size_t mlen, const char *request_ref, size_t rlen,
+                           uint32_t nworkers);
 
 /* 64-bit FNV-1a over bytes, continuing from h (start with TP_FNV_INIT). Inline: the hot
  * paths hash short fields and single separator bytes. Stored values (content_hash) depend on

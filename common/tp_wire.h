@@ -39,6 +39,13 @@ int tp_wire_id_and_items(const uint8_t *buf, size_t len, uint64_t *id, tp_wire_s
  * protobuf-c packs it; out NULL: only the size. */
 size_t tp_wire_put_batch_ack(uint8_t *out, uint64_t batch_id, const tp_wire_span_t *acks, size_t n);
 
+/* What the supervisor routes an Envelope by, read from its bytes: member_id and the body's
+ * request_ref, each up to its first NUL byte as protobuf-c hands strings over (empty when
+ * absent; the last one when repeated). Returns 1 when the envelope has exactly one body
+ * field and every field of the protocol has its wire type (so protobuf-c decodes it, with
+ * these values), 0 otherwise: decode the whole message instead. */
+int tp_wire_envelope_route(tp_wire_span_t env, tp_wire_span_t *member, tp_wire_span_t *ref);
+
 /* The name of the first string field of one Envelope's bytes that contains a NUL byte, or
  * NULL; -1 when the bytes are not well-formed protobuf. */
 int tp_wire_envelope_nul(tp_wire_span_t env, const char **field);

@@ -3,6 +3,8 @@
 
 #include "tp_wire.h"
 
+#define WIRE_MAX_FIELD 536870911u /* 2^29 - 1: protobuf's largest field number */
+
 typedef struct wreader {
     const uint8_t *p, *end;
 } wreader_t;
@@ -158,6 +160,8 @@ static int id_and_items(wreader_t b, uint64_t *batch_id, tp_wire_span_t *items, 
     uint64_t v = 0;
     size_t n = 0;
     while ((rc = next_field_v(&b, &num, &wt, &sub, &v)) == 1) {
+        if (num > WIRE_MAX_FIELD)
+            return -1;
         if (num == 1) { /* batch_id: the last one wins */
             if (wt != 0)
                 return -1;
@@ -181,7 +185,7 @@ int tp_wire_batch_items(const uint8_t *buf, size_t len, uint64_t *batch_id, tp_w
     int wt, rc, nbatch = 0;
     *batch_id = 0;
     while ((rc = next_field(&r, &num, &wt, &sub)) == 1) {
-        if (num == 2)
+        if (num == 2 || num > WIRE_MAX_FIELD)
             return -1; /* a StatusQuery, or both kinds: the decoder keeps the last */
         if (num == 1) {
             if (wt != 2 || ++nbatch > 1)
@@ -245,4 +249,54 @@ size_t tp_wire_put_batch_ack(uint8_t *out, uint64_t batch_id, const tp_wire_span
         p += acks[i].len;
     }
     return total;
+}
+
+/* A string field's bytes up to the first NUL (protobuf-c's C string). */
+static tp_wire_span_t c_string(wreader_t s)
+{
+    size_t n = (size_t)(s.end - s.p);
+    const uint8_t *z = memchr(s.p, 0, n);
+    return (tp_wire_span_t){s.p, z ? (size_t)(z - s.p) : n};
+}
+
+/* A PurchaseRequest (is_cancel 0) or Cancel (1) with the wire type of each of its fields
+ * (field 2, revision: varint; the others: length-delimited); *ref its request_ref. */
+static int body_route(wreader_t b, int is_cancel, tp_wire_span_t *ref)
+{
+    uint32_t num, last = is_cancel ? 3 : 11;
+    int wt, rc;
+    wreader_t sub = {NULL, NULL};
+    uint64_t v;
+    while ((rc = next_field_v(&b, &num, &wt, &sub, &v)) == 1) {
+        if (num > WIRE_MAX_FIELD)
+            return 0;
+        if (num == 2 ? wt != 0 : (num <= last && wt != 2))
+            return 0;
+        if (num == 1)
+            *ref = c_string(sub);
+    }
+    return rc == 0;
+}
+
+int tp_wire_envelope_route(tp_wire_span_t env, tp_wire_span_t *member, tp_wire_span_t *ref)
+{
+    wreader_t m = {env.p, env.p + env.len}, sub = {NULL, NULL}, body = {NULL, NULL};
+    uint32_t num, bnum = 0;
+    int wt, rc, nbody = 0;
+    uint64_t v;
+    *member = *ref = (tp_wire_span_t){(const uint8_t *)"", 0};
+    while ((rc = next_field_v(&m, &num, &wt, &sub, &v)) == 1) {
+        if (num > WIRE_MAX_FIELD || (num <= 4 && wt != 2))
+            return 0;
+        if (num == 1)
+            *member = c_string(sub);
+        else if (num <= 4) {
+            nbody++;
+            bnum = num;
+            body = sub;
+        }
+    }
+    if (rc != 0 || nbody != 1)
+        return 0; /* malformed, no body, or several: the decoder keeps the last, merged */
+    return body_route(body, bnum == 4, ref);
 }

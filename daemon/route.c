@@ -156,10 +156,9 @@ static void pending_free(tp_supervisor_t *s, tp_pending_t *p)
 /* The client's BatchAck, spliced from the encoded acks (the workers' answers are not decoded). */
 static void pending_complete(tp_supervisor_t *s, tp_pending_t *p)
 {
-    uint64_t batch_id = p->msg->batch->batch_id;
-    size_t len = tp_wire_put_batch_ack(NULL, batch_id, p->acks, p->nitems);
+    size_t len = tp_wire_put_batch_ack(NULL, p->batch_id, p->acks, p->nitems);
     uint8_t *buf = xmalloc(len);
-    tp_wire_put_batch_ack(buf, batch_id, p->acks, p->nitems);
+    tp_wire_put_batch_ack(buf, p->batch_id, p->acks, p->nitems);
     send_client(s, p->client, p->client_len, buf, len);
     free(buf);
     pending_free(s, p);
@@ -190,16 +189,27 @@ static int send_worker(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h, co
     return rc;
 }
 
+/* The decoded message of a batch routed from the wire, decoded now (a rare path: an ack the
+ * supervisor makes itself). NULL if it does not decode (the workers decode the same bytes). */
+static const Tenderpool__V1__Batch *pending_batch(tp_pending_t *p)
+{
+    if (p->msg == NULL && p->raw != NULL)
+        p->msg = tenderpool__v1__client_message__unpack(tp_arena_pb(&p->arena), p->raw_len, p->raw);
+    return p->msg && p->msg->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH ? p->msg->batch
+                                                                                     : NULL;
+}
+
 /* Items a worker could not take are answered here, RETRY_LATER: nothing was stored. */
 static void own_ack(tp_supervisor_t *s, tp_pending_t *p, uint32_t i, const char *code,
                     const char *detail)
 {
     Tenderpool__V1__Ack a = TENDERPOOL__V1__ACK__INIT;
     tp_metrics_acks(s->metrics, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, code, 1);
-    const Tenderpool__V1__Envelope *e = p->msg->batch->items[i];
-    const char *ref = env_ref(e);
+    const Tenderpool__V1__Batch *b = pending_batch(p);
+    const Tenderpool__V1__Envelope *e = b && i < b->n_items ? b->items[i] : NULL;
+    const char *ref = e ? env_ref(e) : "";
     a.request_ref = (char *)(tp_valid_utf8(ref, strlen(ref)) ? ref : "");
-    a.revision = env_rev(e);
+    a.revision = e ? env_rev(e) : 0;
     a.status = TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
     a.error_code = (char *)code;
     a.detail = (char *)detail;
@@ -218,54 +228,13 @@ static void fail_part(tp_supervisor_t *s, tp_pending_t *p, uint32_t w)
     p->parts_left--;
 }
 
-static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
-                        Tenderpool__V1__ClientMessage *m, tp_arena_t *ar, zmq_msg_t *raw,
-                        const char *auth)
+/* Sends each worker its items of pending batch p (p->owner set), or answers for it. */
+static void dispatch(tp_supervisor_t *s, tp_pending_t *p, zmq_msg_t *raw, const char *auth)
 {
-    Tenderpool__V1__Batch *b = m->batch;
     uint32_t nw = (uint32_t)s->cfg.worker_count;
-    if (b->n_items == 0 || b->n_items > (size_t)s->cfg.max_batch_items) {
-        char detail[96];
-        snprintf(detail, sizeof(detail), "batch: %zu items; 1 to %d allowed", b->n_items,
-                 s->cfg.max_batch_items);
-        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
-                       b->n_items ? "BATCH_TOO_LARGE" : "MALFORMED", detail);
-        tp_arena_release(ar);
-        return;
-    }
-    /* the member's token bucket: the authenticated member, or in mode none the first
-     * envelope's member_id (a batch normally carries one member's requests) */
-    const char *rate_key = auth[0] ? auth : b->items[0]->member_id ? b->items[0]->member_id : "";
-    if (!tp_rate_take(s, rate_key, (uint32_t)b->n_items, tp_sup_now_ms())) {
-        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "RATE_LIMITED",
-                       "member: above [limits] member_rate; resend later");
-        tp_arena_release(ar);
-        return;
-    }
-    if (s->in_flight_items + (int64_t)b->n_items > s->cfg.max_in_flight || s->draining) {
-        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, "OVERLOADED",
-                       s->draining ? "server shutting down; resend later"
-                                   : "too many requests in flight; resend later");
-        tp_arena_release(ar);
-        return;
-    }
-    tp_pending_t *p = pending_new(s);
-    memcpy(p->client, id, idlen);
-    p->client_len = idlen;
-    p->arena = *ar; /* the pending entry owns it now */
-    p->msg = m;
-    p->nitems = (uint32_t)b->n_items;
-    p->owner = tp_arena_alloc(&p->arena, p->nitems);
-    p->acks = tp_arena_alloc(&p->arena, p->nitems * sizeof(*p->acks));
-    memset(p->acks, 0, p->nitems * sizeof(*p->acks));
-    s->in_flight_items += p->nitems;
     uint32_t counts[TP_MAX_WORKERS] = {0};
-    for (uint32_t i = 0; i < p->nitems; i++) {
-        const Tenderpool__V1__Envelope *e = b->items[i];
-        const char *member = auth[0] ? auth : e->member_id;
-        p->owner[i] = (uint8_t)tp_route_worker(member, env_ref(e), nw);
+    for (uint32_t i = 0; i < p->nitems; i++)
         counts[p->owner[i]]++;
-    }
     uint32_t *idx = xmalloc(p->nitems * sizeof(uint32_t));
     for (uint32_t w = 0; w < nw; w++) {
         if (counts[w] == 0)
@@ -288,6 +257,127 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
     free(idx);
     if (p->parts_left == 0)
         pending_complete(s, p);
+}
+
+/* A new pending batch of n items owning arena ar. */
+static tp_pending_t *pending_batch_new(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
+                                       tp_arena_t *ar, uint32_t n, uint64_t batch_id)
+{
+    tp_pending_t *p = pending_new(s);
+    memcpy(p->client, id, idlen);
+    p->client_len = idlen;
+    p->arena = *ar; /* the pending entry owns it now */
+    p->nitems = n;
+    p->batch_id = batch_id;
+    p->owner = tp_arena_alloc(&p->arena, n);
+    p->acks = tp_arena_alloc(&p->arena, n * sizeof(*p->acks));
+    memset(p->acks, 0, n * sizeof(*p->acks));
+    s->in_flight_items += n;
+    return p;
+}
+
+/* Why a batch of n items from rate_key is not taken now (NULL: taken; the member's tokens are
+ * spent), with the status to answer. */
+static const char *admit(tp_supervisor_t *s, const char *rate_key, uint32_t n,
+                         Tenderpool__V1__Status *st, const char **detail)
+{
+    *st = TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
+    if (!tp_rate_take(s, rate_key, n, tp_sup_now_ms())) {
+        *detail = "member: above [limits] member_rate; resend later";
+        return "RATE_LIMITED";
+    }
+    if (s->in_flight_items + (int64_t)n > s->cfg.max_in_flight || s->draining) {
+        *detail = s->draining ? "server shutting down; resend later"
+                              : "too many requests in flight; resend later";
+        return "OVERLOADED";
+    }
+    return NULL;
+}
+
+static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
+                        Tenderpool__V1__ClientMessage *m, tp_arena_t *ar, zmq_msg_t *raw,
+                        const char *auth)
+{
+    Tenderpool__V1__Batch *b = m->batch;
+    uint32_t nw = (uint32_t)s->cfg.worker_count;
+    if (b->n_items == 0 || b->n_items > (size_t)s->cfg.max_batch_items) {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "batch: %zu items; 1 to %d allowed", b->n_items,
+                 s->cfg.max_batch_items);
+        refuse_message(s, id, idlen, b, TENDERPOOL__V1__STATUS__STATUS_REJECTED,
+                       b->n_items ? "BATCH_TOO_LARGE" : "MALFORMED", detail);
+        tp_arena_release(ar);
+        return;
+    }
+    /* the member's token bucket: the authenticated member, or in mode none the first
+     * envelope's member_id (a batch normally carries one member's requests) */
+    const char *rate_key = auth[0] ? auth : b->items[0]->member_id ? b->items[0]->member_id : "";
+    Tenderpool__V1__Status st;
+    const char *detail, *code = admit(s, rate_key, (uint32_t)b->n_items, &st, &detail);
+    if (code != NULL) {
+        refuse_message(s, id, idlen, b, st, code, detail);
+        tp_arena_release(ar);
+        return;
+    }
+    tp_pending_t *p = pending_batch_new(s, id, idlen, ar, (uint32_t)b->n_items, b->batch_id);
+    p->msg = m;
+    for (uint32_t i = 0; i < p->nitems; i++) {
+        const Tenderpool__V1__Envelope *e = b->items[i];
+        const char *member = auth[0] ? auth : e->member_id;
+        p->owner[i] = (uint8_t)tp_route_worker(member, env_ref(e), nw);
+    }
+    dispatch(s, p, raw, auth);
+}
+
+/* A batch in the plain shape, routed from its bytes without decoding it (the workers decode
+ * their envelopes). 0 when it is not that shape or is to be refused: the caller decodes it
+ * whole and route_batch answers as always (ar untouched); 1 when routed. */
+static int route_plain(tp_supervisor_t *s, const uint8_t *id, size_t idlen, tp_arena_t *ar,
+                       zmq_msg_t *raw, const char *auth)
+{
+    const uint8_t *data = zmq_msg_data(raw);
+    size_t len = zmq_msg_size(raw);
+    uint64_t batch_id;
+    int n = tp_wire_batch_items(data, len, &batch_id, NULL, 0);
+    if (n <= 0 || n > s->cfg.max_batch_items)
+        return 0;
+    tp_wire_span_t *items = tp_arena_alloc(ar, (size_t)n * 3 * sizeof(*items));
+    tp_wire_span_t *member = items + n, *ref = items + 2 * n;
+    (void)tp_wire_batch_items(data, len, &batch_id, items, (size_t)n);
+    for (int i = 0; i < n; i++)
+        if (tp_wire_envelope_route(items[i], &member[i], &ref[i]) != 1)
+            return 0;
+    const char *rate_key = auth; /* as route_batch: else the first envelope's member_id */
+    if (!auth[0]) {
+        char *first = tp_arena_alloc(ar, member[0].len + 1);
+        memcpy(first, member[0].p, member[0].len);
+        first[member[0].len] = '\0';
+        rate_key = first;
+    }
+    Tenderpool__V1__Status st;
+    const char *detail, *code = admit(s, rate_key, (uint32_t)n, &st, &detail);
+    if (code != NULL) { /* refused: decoded whole, to echo every item's ref */
+        Tenderpool__V1__ClientMessage *m =
+            tenderpool__v1__client_message__unpack(tp_arena_pb(ar), len, data);
+        refuse_message(s, id, idlen, m ? m->batch : NULL, st, code, detail);
+        tp_arena_release(ar);
+        return 1;
+    }
+    uint8_t *copy = tp_arena_alloc(ar, len);
+    memcpy(copy, data, len);
+    tp_pending_t *p = pending_batch_new(s, id, idlen, ar, (uint32_t)n, batch_id);
+    p->raw = copy;
+    p->raw_len = len;
+    size_t alen = strlen(auth);
+    for (int i = 0; i < n; i++)
+        p->owner[i] =
+            (uint8_t)(auth[0] ? tp_route_worker_n(auth, alen, (const char *)ref[i].p, ref[i].len,
+                                                  (uint32_t)s->cfg.worker_count)
+                              : tp_route_worker_n((const char *)member[i].p, member[i].len,
+                                                  (const char *)ref[i].p, ref[i].len,
+                                                  (uint32_t)s->cfg.worker_count));
+    dispatch(s, p, raw, auth);
+    return 1;
 }
 
 static void route_status(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
@@ -369,6 +459,8 @@ void tp_route_client_message(tp_supervisor_t *s)
     /* protobuf-c allocates each field: from one arena (about 3x the wire size) instead */
     tp_arena_t ar;
     tp_arena_init(&ar, 3 * zmq_msg_size(&raw) + 1024);
+    if (route_plain(s, id, idlen, &ar, &raw, auth))
+        goto out;
     Tenderpool__V1__ClientMessage *m = tenderpool__v1__client_message__unpack(
         tp_arena_pb(&ar), zmq_msg_size(&raw), zmq_msg_data(&raw));
     if (m == NULL || m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND__NOT_SET) {

@@ -42,8 +42,11 @@ typedef struct tp_pending {
      * arena, released with the pending entry */
     tp_arena_t arena;
     uint8_t *owner;                     /* item -> worker */
-    Tenderpool__V1__ClientMessage *msg; /* decoded client message */
-    tp_wire_span_t *acks;               /* item -> its encoded Ack (a worker's, or our own) */
+    Tenderpool__V1__ClientMessage *msg; /* decoded client message; NULL: routed from the wire */
+    const uint8_t *raw;                 /* the frame, copied into the arena (msg NULL) */
+    size_t raw_len;
+    uint64_t batch_id;
+    tp_wire_span_t *acks; /* item -> its encoded Ack (a worker's, or our own) */
     int32_t next_free;
 } tp_pending_t;
 

@@ -525,9 +525,63 @@ static void fuzz_wire(const uint8_t *data, size_t size, const Tenderpool__V1__Cl
     free(names);
 }
 
+/* The body's request_ref as the supervisor's full decode reads it. */
+static const char *decoded_ref(const Tenderpool__V1__Envelope *e)
+{
+    switch (e->body_case) {
+    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT:
+        return e->submit->request_ref;
+    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND:
+        return e->amend->request_ref;
+    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL:
+        return e->cancel->request_ref;
+    default:
+        return "";
+    }
+}
+
+static bool span_is(tp_wire_span_t sp, const char *s)
+{
+    return sp.len == strlen(s) && memcmp(sp.p, s, sp.len) == 0;
+}
+
+/* The supervisor routes a plain batch from its bytes (tp_wire_envelope_route): whenever it
+ * does, protobuf-c decodes the frame, to the same envelopes with the same member_id and
+ * request_ref, so every item goes to the worker the full decode would pick. */
+static void fuzz_route(const uint8_t *data, size_t size, const Tenderpool__V1__ClientMessage *m)
+{
+    uint64_t id;
+    int n = tp_wire_batch_items(data, size, &id, NULL, 0);
+    if (n <= 0)
+        return;
+    tp_wire_span_t *sp = calloc((size_t)n * 3, sizeof(*sp));
+    if (sp == NULL)
+        abort();
+    tp_wire_span_t *member = sp + n, *ref = sp + 2 * n;
+    (void)tp_wire_batch_items(data, size, &id, sp, (size_t)n);
+    bool routed = true;
+    for (int i = 0; i < n && routed; i++)
+        routed = tp_wire_envelope_route(sp[i], &member[i], &ref[i]) == 1;
+    if (routed) {
+        FUZZ_CHECK(m != NULL, "routed from the wire, but protobuf-c refuses the frame");
+        FUZZ_CHECK(m->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH &&
+                       m->batch->n_items == (size_t)n,
+                   "routed from the wire: other envelopes than the decode");
+        for (int i = 0; i < n; i++) {
+            const Tenderpool__V1__Envelope *e = m->batch->items[i];
+            FUZZ_CHECK(e->body_case != TENDERPOOL__V1__ENVELOPE__BODY__NOT_SET,
+                       "routed from the wire: an envelope without a body");
+            FUZZ_CHECK(span_is(member[i], e->member_id), "routed by another member_id");
+            FUZZ_CHECK(span_is(ref[i], decoded_ref(e)), "routed by another request_ref");
+        }
+    }
+    free(sp);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Tenderpool__V1__ClientMessage *m = tenderpool__v1__client_message__unpack(NULL, size, data);
+    fuzz_route(data, size, m);
     if (m == NULL) {
         (void)tp_wire_nul_fields(data, size, NULL, 0, NULL); /* must not crash either */
         return 0; /* undecodable: one REJECTED/MALFORMED ack, nothing else looked at */

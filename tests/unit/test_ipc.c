@@ -1,4 +1,5 @@
 /* Unit: the IPC counters workers send with their heartbeats (common/ipc.c). */
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -96,4 +97,26 @@ Test(ipc, fnv1a_matches_the_reference_vectors)
     cr_expect_eq(tp_fnv1a(TP_FNV_INIT, "foobar", 6), 0x85944171f73967e8ULL);
     cr_expect_eq(tp_fnv1a(tp_fnv1a(TP_FNV_INIT, "foo", 3), "bar", 3), 0x85944171f73967e8ULL,
                  "continuing from h is hashing the concatenation");
+}
+
+/* The supervisor routes from counted bytes (a batch read from the wire) or from decoded
+ * strings: both must pick the same worker. */
+Test(ipc, route_worker_from_counted_bytes_is_the_same)
+{
+    static const char *const members[] = {"acme", "bolt", "", "a-very-long-member-id.0001"};
+    char ref[32];
+    for (size_t m = 0; m < sizeof(members) / sizeof(members[0]); m++)
+        for (int i = 0; i < 200; i++) {
+            snprintf(ref, sizeof(ref), "ref-%d", i);
+            for (uint32_t nw = 1; nw <= 4; nw++)
+                cr_assert_eq(
+                    tp_route_worker_n(members[m], strlen(members[m]), ref, strlen(ref), nw),
+                    tp_route_worker(members[m], ref, nw));
+        }
+    uint32_t seen[2] = {0, 0};
+    for (int i = 0; i < 200; i++) {
+        snprintf(ref, sizeof(ref), "ref-%d", i);
+        seen[tp_route_worker("acme", ref, 2)]++;
+    }
+    cr_expect(seen[0] > 60 && seen[1] > 60, "both workers get refs (%u, %u)", seen[0], seen[1]);
 }

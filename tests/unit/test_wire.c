@@ -220,3 +220,61 @@ Test(wire, spliced_batch_ack_is_what_protobuf_c_packs)
         free(part);
     }
 }
+
+/* What the supervisor routes a plain envelope by, read from its bytes. */
+Test(wire, envelope_route_reads_member_and_ref)
+{
+    tp_test_item_t it[3] = {
+        tp_test_item_default("acme", "a-1"),
+        tp_test_item_default("bolt", "b-1"),
+        {.op = "cancel", .member_id = "acme", .request_ref = "c-9", .revision = 2, .reason = "x"}};
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(3, it, 3, &len);
+    uint64_t id;
+    tp_wire_span_t sp[3], member, ref;
+    cr_assert_eq(tp_wire_batch_items(buf, len, &id, sp, 3), 3);
+    const char *members[3] = {"acme", "bolt", "acme"}, *refs[3] = {"a-1", "b-1", "c-9"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(tp_wire_envelope_route(sp[i], &member, &ref), 1, "envelope %d", i);
+        cr_expect(member.len == strlen(members[i]) &&
+                  memcmp(member.p, members[i], member.len) == 0);
+        cr_expect(ref.len == strlen(refs[i]) && memcmp(ref.p, refs[i], ref.len) == 0);
+    }
+    /* up to the first NUL, as protobuf-c's C strings */
+    uint8_t *bolt = NULL;
+    for (size_t k = 0; k + 4 <= len && bolt == NULL; k++)
+        if (memcmp(buf + k, "bolt", 4) == 0)
+            bolt = buf + k;
+    cr_assert_not_null(bolt);
+    bolt[1] = '\0'; /* "bolt" -> "b" */
+    cr_assert_eq(tp_wire_batch_items(buf, len, &id, sp, 3), 3);
+    cr_assert_eq(tp_wire_envelope_route(sp[1], &member, &ref), 1);
+    cr_expect_eq(member.len, 1);
+    free(buf);
+    /* shapes decoded whole instead */
+    static const uint8_t no_body[] = {0x0a, 0x01, 'm'};
+    static const uint8_t two_bodies[] = {0x12, 0x02, 0x0a, 0x00, 0x1a, 0x00};
+    static const uint8_t member_as_varint[] = {0x08, 0x01, 0x12, 0x00};
+    static const uint8_t revision_as_bytes[] = {0x12, 0x03, 0x12, 0x01, 0x07};
+    static const uint8_t cpv_as_varint[] = {0x12, 0x02, 0x18, 0x01};
+    static const uint8_t huge_field[] = {0x12, 0x00, 0xfa, 0xff, 0xff, 0xff, 0x1f, 0x00};
+    const struct {
+        const uint8_t *b;
+        size_t n;
+        const char *what;
+    } no[] = {{no_body, sizeof(no_body), "no body"},
+              {two_bodies, sizeof(two_bodies), "two bodies: merged by the decoder"},
+              {member_as_varint, sizeof(member_as_varint), "member_id as a varint"},
+              {revision_as_bytes, sizeof(revision_as_bytes), "revision length-delimited"},
+              {cpv_as_varint, sizeof(cpv_as_varint), "cpv as a varint"},
+              {huge_field, sizeof(huge_field), "field number above 2^29 - 1"}};
+    for (size_t k = 0; k < sizeof(no) / sizeof(no[0]); k++)
+        cr_expect_eq(tp_wire_envelope_route((tp_wire_span_t){no[k].b, no[k].n}, &member, &ref), 0,
+                     "%s", no[k].what);
+    static const uint8_t unknown_ok[] = {0x12, 0x05, 0x0a, 0x01, 'r', 0x60, 0x01, 0x28, 0x05};
+    cr_expect_eq(
+        tp_wire_envelope_route((tp_wire_span_t){unknown_ok, sizeof(unknown_ok)}, &member, &ref), 1,
+        "unknown fields are skipped");
+    cr_expect(ref.len == 1 && ref.p[0] == 'r');
+    cr_expect_eq(member.len, 0, "no member_id: empty, as decoded");
+}
