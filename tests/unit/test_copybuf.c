@@ -1,5 +1,6 @@
 /* Unit tests for the COPY BINARY encoder: header, field framing, binary numeric and dates. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tp_copybuf.h"
@@ -103,4 +104,61 @@ Test(copybuf, date_and_null_framing)
     cr_expect_eq(memcmp(p + 10, "\377\377\377\377", 4), 0);
     cr_expect_eq(b.rows, 1);
     tp_copybuf_free(&b);
+}
+
+/* Decodes numeric words back to text as PostgreSQL prints it (dscale fraction digits). */
+static void words_to_text(const unsigned *w, char *out, size_t outlen)
+{
+    int nd = (int)w[0], weight = (int16_t)w[1], neg = w[2] == 0x4000, dscale = (int)w[3];
+    char digits[256];
+    size_t n = 0;
+    /* integer groups weight..0, then fraction groups -1..-(dscale+3)/4 */
+    for (int g = weight > 0 ? weight : 0; g >= -((dscale + 3) / 4); g--) {
+        int idx = weight - g; /* index into w[4..] */
+        unsigned v = idx >= 0 && idx < nd ? w[4 + idx] : 0;
+        n += (size_t)snprintf(digits + n, sizeof(digits) - n, "%04u", v);
+    }
+    size_t intlen = 4 * (size_t)((weight > 0 ? weight : 0) + 1);
+    size_t start = 0;
+    while (start + 1 < intlen && digits[start] == '0')
+        start++;
+    snprintf(out, outlen, "%s%.*s%s%.*s", neg ? "-" : "", (int)(intlen - start), digits + start,
+             dscale ? "." : "", dscale, digits + intlen);
+}
+
+Test(copybuf, numeric_round_trips_over_many_values)
+{
+    uint64_t x = 88172645463325252ULL; /* xorshift: reproducible */
+    char text[64], back[128];
+    unsigned w[64];
+    int nw;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int frac = (int)(x % 7);                             /* 0..6 fraction digits */
+        unsigned long long ip = (x >> 8) % 1000000000000ULL; /* up to 12 integer digits */
+        unsigned long long fp = (x >> 3) % 1000000ULL;
+        if (frac)
+            snprintf(text, sizeof(text), "%s%llu.%0*llu", (x & 1) ? "-" : "", ip, frac,
+                     fp % (unsigned long long)(frac == 6   ? 1000000
+                                               : frac == 5 ? 100000
+                                               : frac == 4 ? 10000
+                                               : frac == 3 ? 1000
+                                               : frac == 2 ? 100
+                                                           : 10));
+        else
+            snprintf(text, sizeof(text), "%s%llu", (x & 1) ? "-" : "", ip);
+        numeric_words(text, w, &nw);
+        cr_assert_eq(nw, 4 + (int)w[0], "%s: length and ndigits agree", text);
+        words_to_text(w, back, sizeof(back));
+        tp_dec_t a, b;
+        cr_assert_eq(tp_dec_from_str(text, &a), 0);
+        cr_assert_eq(tp_dec_from_str(back, &b), 0, "%s decoded to '%s'", text, back);
+        cr_assert_eq(tp_dec_cmp(&a, &b), 0, "%s decoded to '%s'", text, back);
+        for (int k = 0; k < (int)w[0]; k++)
+            cr_assert_lt(w[4 + k], 10000, "%s: a base-10000 digit", text);
+        if (w[0] > 0)
+            cr_assert_neq(w[4 + w[0] - 1], 0, "%s: no trailing zero digit", text);
+    }
 }
