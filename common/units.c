@@ -51,10 +51,9 @@ static const char *const dim_names[] = {
 
 const tp_unit_t *tp_unit_find(const char *code)
 {
-    for (int i = 0; i < N_UNITS; i++) {
-        if (strcmp(units[i].code, code) == 0)
+    for (int i = 0; i < N_UNITS; i++) /* the first letter spares most strcmp calls */
+        if (units[i].code[0] == code[0] && strcmp(units[i].code, code) == 0)
             return &units[i];
-    }
     return NULL;
 }
 

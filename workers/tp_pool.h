@@ -85,9 +85,9 @@ int tp_pool_key_build(tp_pool_key_t *key, const char *round_id, const char *cpv,
                       const char *item_key, const tp_unit_t *unit, const char *delivery_zone,
                       const char *currency) __attribute__((warn_unused_result));
 
-/* FNV-1a 64 (tp_fnv1a from TP_FNV_INIT) over round_id, cpv, item_key, dimension, base_unit,
- * delivery_zone, currency, in that order, each field's bytes followed by one 0x1f byte.
- * Stable across processes, restarts and architectures. */
+/* A 64-bit hash of round_id, cpv, item_key, dimension, base_unit, delivery_zone, currency
+ * (each with its length), for this process's table only: never stored or sent (lots are named
+ * by tp_pool_lot_id, the same in memory and SQL). */
 uint64_t tp_pool_key_hash(const tp_pool_key_t *key);
 
 /* The deterministic lot id "<round_id>-<h>", the id stored in tenderpool.lot: h is
