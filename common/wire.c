@@ -9,10 +9,12 @@ typedef struct wreader {
     const uint8_t *p, *end;
 } wreader_t;
 
-static int varint(wreader_t *r, uint64_t *v)
+/* A varint of at most maxbytes bytes (10 for a value; protobuf-c reads a field key or a length
+ * prefix in at most 5 and refuses the frame otherwise). */
+static int varint_max(wreader_t *r, uint64_t *v, int maxbytes)
 {
     *v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
+    for (int shift = 0; shift < 7 * maxbytes && shift < 64; shift += 7) {
         if (r->p >= r->end)
             return -1;
         uint8_t b = *r->p++;
@@ -23,6 +25,11 @@ static int varint(wreader_t *r, uint64_t *v)
     return -1;
 }
 
+static int varint(wreader_t *r, uint64_t *v)
+{
+    return varint_max(r, v, 10);
+}
+
 /* The next field: its number, for length-delimited ones its bytes in *sub (wt 2), for varints
  * their value in *val (wt 0); fixed-size ones are skipped. 1 read, 0 at the end, -1 malformed. */
 static int next_field_v(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub, uint64_t *val)
@@ -30,7 +37,9 @@ static int next_field_v(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub, ui
     uint64_t key, v;
     if (r->p >= r->end)
         return 0;
-    if (varint(r, &key) < 0 || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
+    /* as protobuf-c's parse_tag_and_wiretype: at most 5 bytes, and a first byte with tag bits
+     * or a continuation (so field 0 is refused unless written overlong, then an unknown field) */
+    if ((*r->p & 0xf8) == 0 || varint_max(r, &key, 5) < 0 || (key >> 3) > UINT32_MAX)
         return -1;
     *num = (uint32_t)(key >> 3);
     *wt = (int)(key & 7);
@@ -46,7 +55,7 @@ static int next_field_v(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub, ui
         return 1;
     }
     case 2:
-        if (varint(r, &v) < 0 || v > (uint64_t)(r->end - r->p))
+        if (varint_max(r, &v, 5) < 0 || v > (uint64_t)(r->end - r->p))
             return -1;
         sub->p = r->p;
         sub->end = r->p + v;
@@ -189,7 +198,7 @@ int tp_wire_batch_items(const uint8_t *buf, size_t len, uint64_t *batch_id, tp_w
             return -1; /* a StatusQuery, or both kinds: the decoder keeps the last */
         if (num == 1) {
             if (wt != 2 || ++nbatch > 1)
-                return -1; /* repeated: the decoder merges them */
+                return -1; /* repeated: the decoder keeps the last (walked whole instead) */
             batch = sub;
         }
     }
@@ -270,7 +279,7 @@ static int body_route(wreader_t b, int is_cancel, tp_wire_span_t *ref)
     while ((rc = next_field_v(&b, &num, &wt, &sub, &v)) == 1) {
         if (num > WIRE_MAX_FIELD)
             return 0;
-        if (num == 2 ? wt != 0 : (num <= last && wt != 2))
+        if (num == 2 ? wt != 0 : (num >= 1 && num <= last && wt != 2))
             return 0;
         if (num == 1)
             *ref = c_string(sub);
@@ -286,11 +295,11 @@ int tp_wire_envelope_route(tp_wire_span_t env, tp_wire_span_t *member, tp_wire_s
     uint64_t v;
     *member = *ref = (tp_wire_span_t){(const uint8_t *)"", 0};
     while ((rc = next_field_v(&m, &num, &wt, &sub, &v)) == 1) {
-        if (num > WIRE_MAX_FIELD || (num <= 4 && wt != 2))
+        if (num > WIRE_MAX_FIELD || (num >= 1 && num <= 4 && wt != 2))
             return 0;
         if (num == 1)
             *member = c_string(sub);
-        else if (num <= 4) {
+        else if (num >= 2 && num <= 4) {
             nbody++;
             bnum = num;
             body = sub;

@@ -193,8 +193,10 @@ static int send_worker(tp_supervisor_t *s, uint32_t w, const tp_ipc_hdr_t *h, co
  * supervisor makes itself). NULL if it does not decode (the workers decode the same bytes). */
 static const Tenderpool__V1__Batch *pending_batch(tp_pending_t *p)
 {
-    if (p->msg == NULL && p->raw != NULL)
+    if (p->msg == NULL && p->raw != NULL) {
         p->msg = tenderpool__v1__client_message__unpack(tp_arena_pb(&p->arena), p->raw_len, p->raw);
+        p->raw = NULL; /* once: a frame that does not decode is not retried per item */
+    }
     return p->msg && p->msg->kind_case == TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH ? p->msg->batch
                                                                                      : NULL;
 }
@@ -330,8 +332,9 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
 }
 
 /* A batch in the plain shape, routed from its bytes without decoding it (the workers decode
- * their envelopes). 0 when it is not that shape or is to be refused: the caller decodes it
- * whole and route_batch answers as always (ar untouched); 1 when routed. */
+ * their envelopes). 0 when it is not that shape: the caller decodes it whole and route_batch
+ * answers as always (ar keeps what was allocated here, released with it); 1 when routed or
+ * refused. */
 static int route_plain(tp_supervisor_t *s, const uint8_t *id, size_t idlen, tp_arena_t *ar,
                        zmq_msg_t *raw, const char *auth)
 {
@@ -456,9 +459,10 @@ void tp_route_client_message(tp_supervisor_t *s)
         }
         auth = uid;
     }
-    /* protobuf-c allocates each field: from one arena (about 3x the wire size) instead */
+    /* one arena per message: a plain batch needs its copy, spans and the workers' acks (about
+     * 2x the wire size); a full decode (about 3x) takes a second chunk */
     tp_arena_t ar;
-    tp_arena_init(&ar, 3 * zmq_msg_size(&raw) + 1024);
+    tp_arena_init(&ar, 2 * zmq_msg_size(&raw) + 4096);
     if (route_plain(s, id, idlen, &ar, &raw, auth))
         goto out;
     Tenderpool__V1__ClientMessage *m = tenderpool__v1__client_message__unpack(

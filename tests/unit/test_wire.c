@@ -278,3 +278,51 @@ Test(wire, envelope_route_reads_member_and_ref)
     cr_expect(ref.len == 1 && ref.p[0] == 'r');
     cr_expect_eq(member.len, 0, "no member_id: empty, as decoded");
 }
+
+/* protobuf-c reads a field key or a length prefix in at most 5 bytes and refuses the frame
+ * otherwise: the walks must not take such a frame as plain (found in review: it was routed
+ * from the wire and stored, though the decoder refuses it). */
+Test(wire, overlong_keys_and_lengths_are_refused_as_the_decoder_does)
+{
+    /* Batch{batch_id (key 0x08 written in 6 bytes) = 7, items: Envelope{m1, submit{r1, 1}}} */
+    static const uint8_t long_key[] = {0x0a, 0x15, 0x88, 0x80, 0x80, 0x80, 0x80, 0x00,
+                                       0x07, 0x12, 0x0c, 0x0a, 0x02, 'm',  '1',  0x12,
+                                       0x06, 0x0a, 0x02, 'r',  '1',  0x10, 0x01};
+    /* the same with member_id's length (2) written in 6 bytes instead of the key */
+    static const uint8_t long_len[] = {0x0a, 0x15, 0x08, 0x07, 0x12, 0x11, 0x0a, 0x82,
+                                       0x80, 0x80, 0x80, 0x80, 0x00, 'm',  '1',  0x12,
+                                       0x06, 0x0a, 0x02, 'r',  '1',  0x10, 0x01};
+    uint64_t id;
+    tp_wire_span_t sp[2], member, ref;
+    cr_expect_null(tenderpool__v1__client_message__unpack(NULL, sizeof(long_key), long_key),
+                   "the fixture is one protobuf-c refuses");
+    cr_expect_null(tenderpool__v1__client_message__unpack(NULL, sizeof(long_len), long_len));
+    cr_expect_eq(tp_wire_batch_items(long_key, sizeof(long_key), &id, sp, 2), -1);
+    cr_assert_eq(tp_wire_batch_items(long_len, sizeof(long_len), &id, sp, 2), 1,
+                 "the batch itself is well formed");
+    cr_expect_eq(tp_wire_envelope_route(sp[0], &member, &ref), 0, "member_id's long length");
+    cr_expect_eq(tp_wire_nul_fields(long_len, sizeof(long_len), NULL, 0, NULL), -1);
+}
+
+/* protobuf-c takes a key written overlong whose field number is 0 as an unknown field (its
+ * first byte has the continuation bit): the walks skip it too (found by the fuzzer: the
+ * worker took a decodable envelope for malformed). A plain 1-byte key of field 0 is refused
+ * by both. */
+Test(wire, overlong_field_zero_is_an_unknown_field)
+{
+    /* Envelope{member_id "m", [key 0 varint as 80 80 80 80 00] 7, submit{request_ref "r"}} */
+    static const uint8_t env[] = {0x0a, 0x01, 'm',  0x80, 0x80, 0x80, 0x80,
+                                  0x00, 0x07, 0x12, 0x03, 0x0a, 0x01, 'r'};
+    static const uint8_t zero_key[] = {0x0a, 0x01, 'm', 0x02, 0x00};
+    Tenderpool__V1__Envelope *e = tenderpool__v1__envelope__unpack(NULL, sizeof(env), env);
+    cr_assert_not_null(e, "the fixture is one protobuf-c decodes");
+    tenderpool__v1__envelope__free_unpacked(e, NULL);
+    cr_expect_null(tenderpool__v1__envelope__unpack(NULL, sizeof(zero_key), zero_key));
+    tp_wire_span_t member, ref;
+    const char *f = "x";
+    cr_expect_eq(tp_wire_envelope_nul((tp_wire_span_t){env, sizeof(env)}, &f), 0);
+    cr_expect_null(f);
+    cr_expect_eq(tp_wire_envelope_route((tp_wire_span_t){env, sizeof(env)}, &member, &ref), 1);
+    cr_expect(member.len == 1 && member.p[0] == 'm' && ref.len == 1 && ref.p[0] == 'r');
+    cr_expect_eq(tp_wire_envelope_nul((tp_wire_span_t){zero_key, sizeof(zero_key)}, &f), -1);
+}
