@@ -284,7 +284,8 @@ static int decode_owned(tp_reply_t *r, const uint32_t *idx, const uint8_t *paylo
         return -1;
     const Tenderpool__V1__Batch *b = m->batch;
     const char **all = tp_arena_alloc(&r->arena, (b->n_items ? b->n_items : 1) * sizeof(*all));
-    (void)tp_wire_nul_fields(payload, len, all, b->n_items, NULL);
+    if (tp_wire_nul_fields(payload, len, all, b->n_items, NULL) < 0)
+        return -1; /* never for a frame protobuf-c decodes (fuzzed): NULs would go unchecked */
     r->batch_id = b->batch_id;
     for (uint32_t i = 0; i < r->n; i++)
         if (idx[i] < b->n_items) {

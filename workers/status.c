@@ -186,8 +186,9 @@ void tp_worker_handle_status(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const void
     const Tenderpool__V1__StatusQuery *q = m->status;
     const char *why = NULL, *member = member_of(w, hdr, q, &why), *nul = NULL;
     char err[512];
-    (void)tp_wire_nul_fields(payload, len, NULL, 0, &nul);
-    if (nul != NULL) {
+    if (tp_wire_nul_fields(payload, len, NULL, 0, &nul) < 0) /* never when decodable (fuzzed) */
+        refuse(w, hdr->token, q->query_id, "MALFORMED", "undecodable status query");
+    else if (nul != NULL) {
         snprintf(err, sizeof(err), "%s: contains a NUL byte", nul);
         refuse(w, hdr->token, q->query_id, "INVALID_FIELD", err);
     } else if (member == NULL) {
