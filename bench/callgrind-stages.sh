@@ -176,7 +176,7 @@ ASSIGN = {
                   'pending_batch',
         'route': 'daemon/route.c: tp_route_client_message route_batch route_status send_worker '
                  'route_plain dispatch admit pending_batch_new '
-                 'pending_new env_ref env_rev fail_part own_ack refuse_message drain_frames; '
+                 'pending_new fail_part own_ack refuse_message drain_frames; '
                  'common/ipc.c: tp_route_worker tp_route_worker_n; daemon/ratelimit.c: tp_rate_take',
         'ack': 'daemon/route.c: tp_route_worker_message on_worker_answer merge_part '
                'pending_complete pending_find pending_free send_batch_ack send_server_message '

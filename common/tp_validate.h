@@ -63,6 +63,9 @@ int tp_validate_envelope(const tp_validate_ctx_t *ctx, const Tenderpool__V1__Env
                          tp_request_t *out, tp_reject_t *rej) __attribute__((warn_unused_result));
 
 /* Field rules, exposed for the CLI feed reader and for tests. Each returns true when valid. */
+/* The body's request_ref and revision of a decoded envelope ("" and 0 without a body). */
+const char *tp_envelope_ref(const Tenderpool__V1__Envelope *e);
+uint32_t tp_envelope_revision(const Tenderpool__V1__Envelope *e);
 bool tp_valid_request_ref(const char *s);
 bool tp_valid_member_id(const char *s);
 bool tp_valid_utf8_text(const char *s, size_t min_chars, size_t max_chars); /* no controls */

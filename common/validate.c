@@ -554,3 +554,31 @@ int tp_validate_envelope(const tp_validate_ctx_t *ctx, const Tenderpool__V1__Env
         return -1;
     return validate_purchase(ctx, pr, out, rej);
 }
+
+const char *tp_envelope_ref(const Tenderpool__V1__Envelope *e)
+{
+    switch (e->body_case) {
+    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT:
+        return e->submit ? e->submit->request_ref : "";
+    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND:
+        return e->amend ? e->amend->request_ref : "";
+    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL:
+        return e->cancel ? e->cancel->request_ref : "";
+    default:
+        return "";
+    }
+}
+
+uint32_t tp_envelope_revision(const Tenderpool__V1__Envelope *e)
+{
+    switch (e->body_case) {
+    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT:
+        return e->submit ? e->submit->revision : 0;
+    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND:
+        return e->amend ? e->amend->revision : 0;
+    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL:
+        return e->cancel ? e->cancel->revision : 0;
+    default:
+        return 0;
+    }
+}

@@ -54,34 +54,6 @@ static void send_batch_ack(tp_supervisor_t *s, const uint8_t *id, size_t idlen, 
     send_server_message(s, id, idlen, &sm);
 }
 
-static const char *env_ref(const Tenderpool__V1__Envelope *e)
-{
-    switch (e->body_case) {
-    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT:
-        return e->submit->request_ref;
-    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND:
-        return e->amend->request_ref;
-    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL:
-        return e->cancel->request_ref;
-    default:
-        return "";
-    }
-}
-
-static uint32_t env_rev(const Tenderpool__V1__Envelope *e)
-{
-    switch (e->body_case) {
-    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT:
-        return e->submit->revision;
-    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND:
-        return e->amend->revision;
-    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL:
-        return e->cancel->revision;
-    default:
-        return 0;
-    }
-}
-
 /* A whole message refused: one ack (MALFORMED) or one per envelope (BATCH_TOO_LARGE, ...). */
 static void refuse_message(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
                            const Tenderpool__V1__Batch *b, Tenderpool__V1__Status st,
@@ -100,9 +72,9 @@ static void refuse_message(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
     }
     if (b && b->n_items) /* echo refs so the client knows which items */
         for (size_t i = 0; i < n; i++) {
-            const char *ref = env_ref(b->items[i]);
+            const char *ref = tp_envelope_ref(b->items[i]);
             acks[i].request_ref = (char *)(tp_valid_utf8(ref, strlen(ref)) ? ref : "");
-            acks[i].revision = env_rev(b->items[i]);
+            acks[i].revision = tp_envelope_revision(b->items[i]);
         }
     send_batch_ack(s, id, idlen, b ? b->batch_id : 0, ackp, n);
     free(acks);
@@ -209,9 +181,9 @@ static void own_ack(tp_supervisor_t *s, tp_pending_t *p, uint32_t i, const char 
     tp_metrics_acks(s->metrics, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER, code, 1);
     const Tenderpool__V1__Batch *b = pending_batch(p);
     const Tenderpool__V1__Envelope *e = b && i < b->n_items ? b->items[i] : NULL;
-    const char *ref = e ? env_ref(e) : "";
+    const char *ref = e ? tp_envelope_ref(e) : "";
     a.request_ref = (char *)(tp_valid_utf8(ref, strlen(ref)) ? ref : "");
-    a.revision = e ? env_rev(e) : 0;
+    a.revision = e ? tp_envelope_revision(e) : 0;
     a.status = TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
     a.error_code = (char *)code;
     a.detail = (char *)detail;
@@ -326,7 +298,7 @@ static void route_batch(tp_supervisor_t *s, const uint8_t *id, size_t idlen,
     for (uint32_t i = 0; i < p->nitems; i++) {
         const Tenderpool__V1__Envelope *e = b->items[i];
         const char *member = auth[0] ? auth : e->member_id;
-        p->owner[i] = (uint8_t)tp_route_worker(member, env_ref(e), nw);
+        p->owner[i] = (uint8_t)tp_route_worker(member, tp_envelope_ref(e), nw);
     }
     dispatch(s, p, raw, auth);
 }

@@ -229,18 +229,8 @@ static void reject_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot, const tp_r
 
 static void echo_ref(Tenderpool__V1__Ack *a, const Tenderpool__V1__Envelope *env)
 {
-    const char *ref = "";
-    uint32_t rev = 0;
-    if (env->body_case == TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT && env->submit) {
-        ref = env->submit->request_ref;
-        rev = env->submit->revision;
-    } else if (env->body_case == TENDERPOOL__V1__ENVELOPE__BODY_AMEND && env->amend) {
-        ref = env->amend->request_ref;
-        rev = env->amend->revision;
-    } else if (env->body_case == TENDERPOOL__V1__ENVELOPE__BODY_CANCEL && env->cancel) {
-        ref = env->cancel->request_ref;
-        rev = env->cancel->revision;
-    }
+    const char *ref = tp_envelope_ref(env);
+    uint32_t rev = tp_envelope_revision(env);
     a->request_ref = (char *)(ref && tp_valid_utf8(ref, strlen(ref)) ? ref : "");
     a->revision = rev;
 }

@@ -527,21 +527,6 @@ static void fuzz_wire(const uint8_t *data, size_t size, const Tenderpool__V1__Cl
     free(names);
 }
 
-/* The body's request_ref as the supervisor's full decode reads it. */
-static const char *decoded_ref(const Tenderpool__V1__Envelope *e)
-{
-    switch (e->body_case) {
-    case TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT:
-        return e->submit->request_ref;
-    case TENDERPOOL__V1__ENVELOPE__BODY_AMEND:
-        return e->amend->request_ref;
-    case TENDERPOOL__V1__ENVELOPE__BODY_CANCEL:
-        return e->cancel->request_ref;
-    default:
-        return "";
-    }
-}
-
 static bool span_is(tp_wire_span_t sp, const char *s)
 {
     return sp.len == strlen(s) && memcmp(sp.p, s, sp.len) == 0;
@@ -574,7 +559,7 @@ static void fuzz_route(const uint8_t *data, size_t size, const Tenderpool__V1__C
             FUZZ_CHECK(e->body_case != TENDERPOOL__V1__ENVELOPE__BODY__NOT_SET,
                        "routed from the wire: an envelope without a body");
             FUZZ_CHECK(span_is(member[i], e->member_id), "routed by another member_id");
-            FUZZ_CHECK(span_is(ref[i], decoded_ref(e)), "routed by another request_ref");
+            FUZZ_CHECK(span_is(ref[i], tp_envelope_ref(e)), "routed by another request_ref");
         }
     }
     free(sp);
