@@ -343,14 +343,12 @@ static int route_plain(tp_supervisor_t *s, const uint8_t *id, size_t idlen, tp_a
     tp_pending_t *p = pending_batch_new(s, id, idlen, ar, (uint32_t)n, batch_id);
     p->raw = copy;
     p->raw_len = len;
-    size_t alen = strlen(auth);
-    for (int i = 0; i < n; i++)
-        p->owner[i] =
-            (uint8_t)(auth[0] ? tp_route_worker_n(auth, alen, (const char *)ref[i].p, ref[i].len,
-                                                  (uint32_t)s->cfg.worker_count)
-                              : tp_route_worker_n((const char *)member[i].p, member[i].len,
-                                                  (const char *)ref[i].p, ref[i].len,
-                                                  (uint32_t)s->cfg.worker_count));
+    tp_wire_span_t authed = {(const uint8_t *)auth, strlen(auth)};
+    for (int i = 0; i < n; i++) {
+        const tp_wire_span_t *m = auth[0] ? &authed : &member[i]; /* as route_batch */
+        p->owner[i] = (uint8_t)tp_route_worker_n((const char *)m->p, m->len, (const char *)ref[i].p,
+                                                 ref[i].len, (uint32_t)s->cfg.worker_count);
+    }
     dispatch(s, p, raw, auth);
     return 1;
 }
