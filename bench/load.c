@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_arena.h"
 #include "tp_bench.h"
 #include "tp_mem.h"
 
@@ -35,6 +36,11 @@ typedef struct bench_member {
     bench_slot_t *slots; /* window of them */
     long in_flight;
     bool probed;
+    /* ingest: the Batch items of every fresh batch, encoded before the clock starts (as
+     * baseline A encodes its COPY rows): batch k holds seqs pre_first + k * batch onwards */
+    uint8_t *pre;
+    size_t *pre_off; /* batch k's items are pre[pre_off[k] .. pre_off[k + 1]) */
+    long pre_first, pre_batches;
 } bench_member_t;
 
 /* Latency samples, grown as needed. */
@@ -56,6 +62,7 @@ struct tp_bench_client {
     Tenderpool__V1__Envelope **envp;
     uint8_t *pack;
     size_t pack_cap;
+    tp_arena_t ack_arena; /* replies are decoded into it, released after each */
     /* the running phase */
     tp_bench_load_t *out;
     bench_samples_t lat;
@@ -114,6 +121,7 @@ tp_bench_client_t *tp_bench_client_new(const tp_bench_opts_t *o, const char *end
             m->slots[s].seqs = xcalloc((size_t)o->batch, sizeof(long));
         c->items[i] = (zmq_pollitem_t){.socket = m->sock, .events = ZMQ_POLLIN};
     }
+    tp_arena_init(&c->ack_arena, 16384);
     size_t n = (size_t)o->batch;
     c->reqs = xcalloc(n, sizeof(*c->reqs));
     c->pr = xcalloc(n, sizeof(*c->pr));
@@ -133,6 +141,8 @@ void tp_bench_client_destroy(tp_bench_client_t **pc)
             free(c->m[i].slots[s].seqs);
         free(c->m[i].slots);
         free(c->m[i].retry);
+        free(c->m[i].pre);
+        free(c->m[i].pre_off);
     }
     zmq_ctx_term(c->zctx);
     free(c->m);
@@ -144,6 +154,7 @@ void tp_bench_client_destroy(tp_bench_client_t **pc)
     free(c->pack);
     free(c->lat.ns);
     free(c->sched);
+    tp_arena_release(&c->ack_arena);
     free(c);
     *pc = NULL;
 }
@@ -207,6 +218,131 @@ static int send_batch(tp_bench_client_t *c, bench_member_t *m, uint64_t batch_id
     return send_message(m->sock, &cm.base, c);
 }
 
+/* ---- ingest batches encoded before the clock starts ---- */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7)
+        p[n++] = (uint8_t)(v | 0x80);
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* The key of field `name` of d with wire type wt, as a protobuf varint into p. */
+static size_t put_key(uint8_t *p, const ProtobufCMessageDescriptor *d, const char *name,
+                      ProtobufCWireType wt)
+{
+    return put_varint(
+        p, (uint64_t)protobuf_c_message_descriptor_get_field_by_name(d, name)->id << 3 | wt);
+}
+
+/* Encodes every fresh batch of member m (the items field of a Batch, each envelope as
+ * protobuf-c packs it): sending one then costs a header and a copy, like baseline A's rows. */
+static void preencode(tp_bench_client_t *c, bench_member_t *m)
+{
+    long b = c->o->batch, nseq = m->end_seq - m->next_seq;
+    uint8_t key[8];
+    size_t keylen = put_key(key, &tenderpool__v1__batch__descriptor, "items",
+                            PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+    m->pre_first = m->next_seq;
+    m->pre_batches = (nseq + b - 1) / b;
+    m->pre_off = xrealloc(m->pre_off, (size_t)(m->pre_batches + 1) * sizeof(size_t));
+    size_t cap = (size_t)nseq * 160 + 1024, len = 0;
+    m->pre = xrealloc(m->pre, cap);
+    for (long k = 0; k < m->pre_batches; k++) {
+        m->pre_off[k] = len;
+        for (long seq = m->pre_first + k * b; seq < m->pre_first + (k + 1) * b && seq < m->end_seq;
+             seq++) {
+            tp_bench_req_fill(&c->reqs[0], c->o, c->phase, m->index, seq);
+            envelope_set(c, 0);
+            size_t el = tenderpool__v1__envelope__get_packed_size(&c->env[0]);
+            if (len + keylen + 10 + el > cap) {
+                cap = (len + keylen + 10 + el) * 2;
+                m->pre = xrealloc(m->pre, cap);
+            }
+            memcpy(m->pre + len, key, keylen);
+            len += keylen;
+            len += put_varint(m->pre + len, el);
+            len += tenderpool__v1__envelope__pack(&c->env[0], m->pre + len);
+        }
+    }
+    m->pre_off[m->pre_batches] = len;
+}
+
+/* Pre-encoded batch k of member m as a ClientMessage with batch_id: into out (NULL: size). */
+static size_t prepacked(const bench_member_t *m, long k, uint64_t batch_id, uint8_t *out)
+{
+    uint8_t hdr[40], body[20];
+    size_t ilen = m->pre_off[k + 1] - m->pre_off[k];
+    size_t bn =
+        put_key(body, &tenderpool__v1__batch__descriptor, "batch_id", PROTOBUF_C_WIRE_TYPE_VARINT);
+    bn += put_varint(body + bn, batch_id);
+    size_t hn = put_key(hdr, &tenderpool__v1__client_message__descriptor, "batch",
+                        PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+    hn += put_varint(hdr + hn, bn + ilen);
+    if (out) {
+        memcpy(out, hdr, hn);
+        memcpy(out + hn, body, bn);
+        memcpy(out + hn + bn, m->pre + m->pre_off[k], ilen);
+    }
+    return hn + bn + ilen;
+}
+
+/* Checks that batch 0 of m, pre-encoded, is byte for byte what protobuf-c packs. */
+static int prepacked_check(tp_bench_client_t *c, bench_member_t *m)
+{
+    long n = m->pre_batches ? (m->end_seq - m->pre_first < c->o->batch ? m->end_seq - m->pre_first
+                                                                       : c->o->batch)
+                            : 0;
+    if (n == 0)
+        return 0;
+    uint64_t id = 0x123456789ULL;
+    for (long i = 0; i < n; i++) {
+        tp_bench_req_fill(&c->reqs[i], c->o, c->phase, m->index, m->pre_first + i);
+        envelope_set(c, (int)i);
+    }
+    Tenderpool__V1__Batch b = TENDERPOOL__V1__BATCH__INIT;
+    b.batch_id = id;
+    b.n_items = (size_t)n;
+    b.items = c->envp;
+    Tenderpool__V1__ClientMessage cm = TENDERPOOL__V1__CLIENT_MESSAGE__INIT;
+    cm.kind_case = TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH;
+    cm.batch = &b;
+    size_t want = protobuf_c_message_get_packed_size(&cm.base), got = prepacked(m, 0, id, NULL);
+    uint8_t *a = xmalloc(want), *p = xmalloc(got);
+    protobuf_c_message_pack(&cm.base, a);
+    prepacked(m, 0, id, p);
+    int same = want == got && memcmp(a, p, want) == 0;
+    free(a);
+    free(p);
+    if (!same)
+        fprintf(stderr, "tenderpool-bench: pre-encoded batch differs from protobuf-c's pack\n");
+    return same ? 0 : -1;
+}
+
+static int send_prepacked(bench_member_t *m, long k, uint64_t batch_id)
+{
+    zmq_msg_t msg;
+    zmq_msg_init_size(&msg, prepacked(m, k, batch_id, NULL));
+    prepacked(m, k, batch_id, zmq_msg_data(&msg));
+    if (zmq_msg_send(&msg, m->sock, ZMQ_DONTWAIT) < 0) {
+        fprintf(stderr, "tenderpool-bench: send: %s\n", zmq_strerror(errno));
+        zmq_msg_close(&msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void preencoded_free(bench_member_t *m)
+{
+    free(m->pre);
+    free(m->pre_off);
+    m->pre = NULL;
+    m->pre_off = NULL;
+    m->pre_batches = 0;
+}
+
 static int send_probe(tp_bench_client_t *c, bench_member_t *m)
 {
     char member[24], *refs[] = {"probe"};
@@ -230,16 +366,16 @@ static void drain_member(tp_bench_client_t *c, bench_member_t *m, bench_ack_fn f
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     while (zmq_msg_recv(&msg, m->sock, ZMQ_DONTWAIT) >= 0) {
-        Tenderpool__V1__ServerMessage *sm =
-            tenderpool__v1__server_message__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+        Tenderpool__V1__ServerMessage *sm = tenderpool__v1__server_message__unpack(
+            tp_arena_pb(&c->ack_arena), zmq_msg_size(&msg), zmq_msg_data(&msg));
         if (sm && sm->kind_case == TENDERPOOL__V1__SERVER_MESSAGE__KIND_STATUS)
             m->probed = true;
         else if (sm && sm->kind_case == TENDERPOOL__V1__SERVER_MESSAGE__KIND_BATCH_ACK && fn)
             fn(c, m, sm->batch_ack);
         else if (sm == NULL)
             fprintf(stderr, "tenderpool-bench: undecodable reply ignored\n");
-        if (sm)
-            tenderpool__v1__server_message__free_unpacked(sm, NULL);
+        tp_arena_release(&c->ack_arena);
+        tp_arena_init(&c->ack_arena, 16384);
     }
     zmq_msg_close(&msg);
 }
@@ -392,14 +528,18 @@ static int ingest_send_next(tp_bench_client_t *c, bench_member_t *m)
     bench_slot_t *s = free_slot(m, c->o->window, &si);
     if (s == NULL || (m->nretry == 0 && m->next_seq == m->end_seq))
         return 1;
+    /* resends travel alone, so that fresh batches stay the pre-encoded ones */
     s->n = 0;
     while (s->n < c->o->batch && m->nretry > 0)
         s->seqs[s->n++] = m->retry[--m->nretry];
-    while (s->n < c->o->batch && m->next_seq < m->end_seq)
+    long k = s->n ? -1 : (m->next_seq - m->pre_first) / c->o->batch;
+    while (k >= 0 && s->n < c->o->batch && m->next_seq < m->end_seq)
         s->seqs[s->n++] = m->next_seq++;
     s->batch_id = (++c->gen << 24) | ((uint64_t)m->index << SLOT_BITS) | (uint64_t)si;
     s->sent_ns = tp_bench_now_ns();
     m->in_flight++;
+    if (k >= 0 && k < m->pre_batches)
+        return send_prepacked(m, k, s->batch_id);
     return send_batch(c, m, s->batch_id, s->seqs, s->n, c->phase);
 }
 
@@ -453,6 +593,11 @@ int tp_bench_ingest(tp_bench_client_t *c, tp_bench_daemon_t *d, char phase, long
     c->target = n;
     c->phase = phase;
     ingest_assign(c);
+    for (long i = 0; i < c->o->members; i++) {
+        preencode(c, &c->m[i]);
+        if (prepacked_check(c, &c->m[i]) < 0)
+            return -1;
+    }
     int64_t t0 = tp_bench_now_ns(), next_alive = t0 + ALIVE_CHECK_NS, note = t0 + 5000000000LL;
     int64_t end = t0 + (60 + n / 10000) * 1000000000LL;
     int rc = 0;
@@ -477,6 +622,8 @@ int tp_bench_ingest(tp_bench_client_t *c, tp_bench_daemon_t *d, char phase, long
                     ? (double)out->status[TENDERPOOL__V1__STATUS__STATUS_ACCEPTED] / out->seconds
                     : 0;
     tp_bench_lat_summary(c->lat.ns, c->lat.n, &out->lat);
+    for (long i = 0; i < c->o->members; i++)
+        preencoded_free(&c->m[i]);
     return rc;
 }
 

@@ -31,6 +31,7 @@ static void usage(FILE *out)
         "COPY BINARY), baseline B (8 clients, one INSERT per transaction), durable ingest\n"
         "through tenderpoold, ack latency at a fixed offered rate, daemon memory, then restart\n"
         "and round close with --close-requests open requests in --close-lots lots.\n"
+        "Baseline A's rows and the ingest batches are encoded before their clocks start.\n"
         "The database is migrated, filled and TRUNCATEd: never point it at real data.\n"
         "\n"
         "  --dsn DSN            PostgreSQL database the bench may fill and truncate (default:\n"
