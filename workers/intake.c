@@ -192,12 +192,13 @@ static void accept_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
     it->slot = slot;
     it->req = *q;
     it->member = tp_reqindex_member(w->ix, q->member_id);
+    it->ix_hash = tp_reqindex_hash(it->member, q->request_ref);
     it->content_hash = content_hash(env, q);
-    tp_reqent_t *e = tp_reqindex_find(w->ix, it->member, q->request_ref);
+    tp_reqent_t *e = tp_reqindex_find_hashed(w->ix, it->ix_hash, it->member, q->request_ref);
     it->outcome = decide(w, e, it);
     if (it->outcome == TP_OUT_WRITE) {
         if (e == NULL)
-            e = tp_reqindex_upsert(w->ix, it->member, q->request_ref);
+            e = tp_reqindex_upsert_hashed(w->ix, it->ix_hash, it->member, q->request_ref);
         if (apply_write(w, it, e) < 0) {
             g->n--;
             tp_warn("member %s ref %s: no server_seq: %s", q->member_id, q->request_ref,
@@ -447,10 +448,21 @@ static void group_reset(tp_group_t *g)
     g->writes = 0;
 }
 
+/* Pool updates after a commit touch, per item, an index entry and a lot aggregate scattered in
+ * memory (cache misses): item i + PREFETCH_D[s] gets prefetch stage s while item i is done. */
+static const size_t PREFETCH_D[] = {8, 4, 2};
+
 static void group_resolve_ok(tp_worker_t *w, tp_group_t *g)
 {
-    for (size_t i = 0; i < g->n; i++)
+    for (int s = 0; s < 3; s++)
+        for (size_t j = 0; j < PREFETCH_D[s] && j < g->n; j++)
+            tp_worker_pool_prefetch(w, &g->items[j], s);
+    for (size_t i = 0; i < g->n; i++) {
+        for (int s = 0; s < 3; s++)
+            if (i + PREFETCH_D[s] < g->n)
+                tp_worker_pool_prefetch(w, &g->items[i + PREFETCH_D[s]], s);
         resolve_ok(w, &g->items[i]);
+    }
     group_reset(g);
 }
 

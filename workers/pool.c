@@ -417,6 +417,27 @@ size_t tp_pool_count(const tp_pool_t *p)
     return p->count;
 }
 
+void tp_pool_prefetch(const tp_pool_t *p, uint64_t h, int stage)
+{
+    tp_pool_agg_t *const *slot = &p->slots[h & (p->nslots - 1)];
+    if (stage == 0) {
+        __builtin_prefetch(slot);
+        return;
+    }
+    const tp_pool_agg_t *a = *slot;
+    if (a && stage == 1) {
+        for (size_t off = 0; off < sizeof(*a) + 64; off += 64)
+            __builtin_prefetch((const char *)a + off); /* the struct and the key text after it */
+        return;
+    }
+    if (a == NULL || a->hash != h)
+        return;
+    if (a->nmembers)
+        __builtin_prefetch(&a->members[a->nmembers / 2]);
+    if (a->ndays)
+        __builtin_prefetch(&a->days[a->ndays / 2]);
+}
+
 const tp_pool_agg_t *tp_pool_find(const tp_pool_t *p, const tp_pool_key_t *key)
 {
     if (!key_ok(key))

@@ -77,9 +77,31 @@ int tp_worker_pool_load(tp_worker_t *w, tp_reqent_t *e, const tp_pool_line_t *pl
     return 0;
 }
 
+/* The consolidation key of a committed item's line; -1 when it has none. */
+static int item_key(tp_worker_t *w, const tp_item_t *it, tp_pool_key_t *key)
+{
+    const tp_request_t *q = &it->req;
+    return tp_pool_key_build(key, tp_reqindex_round_name(w->ix, it->round), q->cpv, q->item_key,
+                             q->unit, q->delivery_zone, q->currency);
+}
+
+void tp_worker_pool_prefetch(tp_worker_t *w, tp_item_t *it, int stage)
+{
+    if (it->outcome != TP_OUT_WRITE)
+        return;
+    tp_reqindex_prefetch_hashed(w->ix, it->ix_hash, stage);
+    if (stage == 0) {
+        tp_pool_key_t key;
+        it->pool_hash =
+            it->req.op != TP_OP_CANCEL && item_key(w, it, &key) == 0 ? tp_pool_key_hash(&key) : 0;
+    }
+    if (it->pool_hash)
+        tp_pool_prefetch(w->pool, it->pool_hash, stage);
+}
+
 void tp_worker_pool_committed(tp_worker_t *w, const tp_item_t *it)
 {
-    tp_reqent_t *e = tp_reqindex_find(w->ix, it->member, it->req.request_ref);
+    tp_reqent_t *e = tp_reqindex_find_hashed(w->ix, it->ix_hash, it->member, it->req.request_ref);
     if (e == NULL)
         return; /* reloaded since: the reload read this row from the database */
     tp_worker_pool_detach(w, e);
@@ -88,8 +110,7 @@ void tp_worker_pool_committed(tp_worker_t *w, const tp_item_t *it)
         return;
     tp_pool_line_t pl;
     memset(&pl, 0, sizeof(pl));
-    if (tp_pool_key_build(&pl.key, tp_reqindex_round_name(w->ix, it->round), q->cpv, q->item_key,
-                          q->unit, q->delivery_zone, q->currency) < 0) {
+    if (item_key(w, it, &pl.key) < 0) {
         pool_lost(w, "no consolidation key", e);
         return;
     }

@@ -23,7 +23,7 @@ struct tp_reqindex {
     tp_strtab_t rounds;
 };
 
-static uint32_t key_hash(uint32_t member, const char *ref)
+uint32_t tp_reqindex_hash(uint32_t member, const char *ref)
 {
     uint64_t h = tp_fnv1a(TP_FNV_INIT, &member, sizeof(member));
     h = tp_fnv1a(h, ref, strlen(ref));
@@ -119,9 +119,20 @@ void tp_reqindex_prefetch(const tp_reqindex_t *ix, const char *member_id, const 
         strtab_find(&ix->members, member_id, tp_fnv1a(TP_FNV_INIT, member_id, strlen(member_id)));
     if (m == UINT32_MAX)
         return;
-    const tp_reqent_t *e = &ix->slots[key_hash(m, ref) & (ix->nslots - 1)];
+    const tp_reqent_t *e = &ix->slots[tp_reqindex_hash(m, ref) & (ix->nslots - 1)];
     __builtin_prefetch(e);
     __builtin_prefetch((const char *)(e + 1) - 1); /* an entry may straddle two lines */
+}
+
+void tp_reqindex_prefetch_hashed(const tp_reqindex_t *ix, uint32_t h, int stage)
+{
+    const tp_reqent_t *e = &ix->slots[h & (ix->nslots - 1)];
+    if (stage == 0) {
+        __builtin_prefetch(e);
+        __builtin_prefetch((const char *)(e + 1) - 1);
+    } else if (e->hash == h) {
+        __builtin_prefetch(e->ref);
+    }
 }
 
 const char *tp_reqindex_member_name(const tp_reqindex_t *ix, uint32_t member)
@@ -169,15 +180,26 @@ static void grow(tp_reqindex_t *ix)
 
 tp_reqent_t *tp_reqindex_find(tp_reqindex_t *ix, uint32_t member, const char *ref)
 {
-    tp_reqent_t *e = probe(ix, key_hash(member, ref), member, ref);
+    return tp_reqindex_find_hashed(ix, tp_reqindex_hash(member, ref), member, ref);
+}
+
+tp_reqent_t *tp_reqindex_find_hashed(tp_reqindex_t *ix, uint32_t h, uint32_t member,
+                                     const char *ref)
+{
+    tp_reqent_t *e = probe(ix, h, member, ref);
     return e->hash ? e : NULL;
 }
 
 tp_reqent_t *tp_reqindex_upsert(tp_reqindex_t *ix, uint32_t member, const char *ref)
 {
+    return tp_reqindex_upsert_hashed(ix, tp_reqindex_hash(member, ref), member, ref);
+}
+
+tp_reqent_t *tp_reqindex_upsert_hashed(tp_reqindex_t *ix, uint32_t h, uint32_t member,
+                                       const char *ref)
+{
     if ((ix->count + 1) * 4 > ix->nslots * 3)
         grow(ix);
-    uint32_t h = key_hash(member, ref);
     tp_reqent_t *e = probe(ix, h, member, ref);
     if (e->hash == 0) {
         memset(e, 0, sizeof(*e));

@@ -118,6 +118,10 @@ int tp_pool_remove(tp_pool_t *p, const tp_pool_line_t *line) __attribute__((warn
 /* The aggregate of key, created empty when absent (NULL when the key is malformed). An
  * aggregate left without lines by a failed tp_pool_agg_add is freed again. */
 tp_pool_agg_t *tp_pool_get(tp_pool_t *p, const tp_pool_key_t *key);
+/* Prefetches a later tp_pool_get of the key hashed h (tp_pool_key_hash): stage 0 loads its
+ * slot, stage 1 (a few lines later) the aggregate in it, stage 2 (later still) the middle of
+ * its member and day arrays. Each stage reads only what the earlier ones loaded. */
+void tp_pool_prefetch(const tp_pool_t *p, uint64_t h, int stage);
 
 /* The same as tp_pool_add / tp_pool_remove for callers that keep the key's aggregate and a
  * line's contributions themselves: base_quantity > 0 in the key's base unit, value the line's

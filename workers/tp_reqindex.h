@@ -51,6 +51,16 @@ tp_reqent_t *tp_reqindex_find(tp_reqindex_t *ix, uint32_t member, const char *re
 /* Find or create (revision 0 when new). The pointer stays valid until the next insert. */
 tp_reqent_t *tp_reqindex_upsert(tp_reqindex_t *ix, uint32_t member, const char *ref);
 
+/* The same with h = tp_reqindex_hash(member, ref) computed once by the caller, who may also
+ * prefetch a lookup ahead: stage 0 loads h's slot, stage 1 (later, the slot in cache) the ref
+ * text of the entry found there. A loop over many requests issues them a few items ahead. */
+uint32_t tp_reqindex_hash(uint32_t member, const char *ref);
+tp_reqent_t *tp_reqindex_find_hashed(tp_reqindex_t *ix, uint32_t h, uint32_t member,
+                                     const char *ref);
+tp_reqent_t *tp_reqindex_upsert_hashed(tp_reqindex_t *ix, uint32_t h, uint32_t member,
+                                       const char *ref);
+void tp_reqindex_prefetch_hashed(const tp_reqindex_t *ix, uint32_t h, int stage);
+
 size_t tp_reqindex_count(const tp_reqindex_t *ix);
 /* Bytes held by the index (table, refs, interned strings): for the memory target. */
 size_t tp_reqindex_bytes(const tp_reqindex_t *ix);

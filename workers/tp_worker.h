@@ -46,7 +46,9 @@ typedef struct tp_item {
     uint32_t slot;
     tp_request_t req;
     tp_outcome_t outcome;
-    uint32_t member; /* interned */
+    uint32_t member;    /* interned */
+    uint32_t ix_hash;   /* tp_reqindex_hash(member, req.request_ref) */
+    uint64_t pool_hash; /* tp_pool_key_hash of its line's key, set by the prefetch after commit */
     uint64_t content_hash;
     uint64_t server_seq;
     uint32_t round;
@@ -160,6 +162,9 @@ int tp_worker_pool_load(tp_worker_t *w, tp_reqent_t *e, const tp_pool_line_t *li
 void tp_worker_pool_detach(tp_worker_t *w, tp_reqent_t *e);
 /* A write of item it is committed: its line replaces the request's previous one. */
 void tp_worker_pool_committed(tp_worker_t *w, const tp_item_t *it);
+/* Stage 0, 1 or 2 of the prefetches for a later tp_worker_pool_committed(it): its index entry
+ * and its lot (stage 0 sets it->pool_hash). A no-op for items that are not writes. */
+void tp_worker_pool_prefetch(tp_worker_t *w, tp_item_t *it, int stage);
 /* This worker's packed partial aggregates of round (READY tail; *out malloc'd). -1 when the
  * pool is inexact or packing failed. */
 int tp_worker_pool_partials(tp_worker_t *w, const char *round, char **out, size_t *len)

@@ -738,3 +738,25 @@ Test(pool, randomized_against_naive_recomputation)
     cr_expect_eq(tp_pool_count(p), 0, "everything removed exactly");
     tp_pool_destroy(&p);
 }
+
+Test(pool, prefetch_reads_nothing_it_must_not_and_changes_nothing)
+{
+    tp_pool_t *p = tp_pool_new();
+    tp_pool_line_t l = mkline("R", "gloves", "H87", "12", "a", NULL, 3);
+    tp_pool_line_t other = mkline("R", "boots", "H87", "5", "b", NULL, 4);
+    uint64_t h = tp_pool_key_hash(&l.key), ho = tp_pool_key_hash(&other.key);
+    for (int s = 0; s < 3; s++) /* empty pool: every stage on an empty slot */
+        tp_pool_prefetch(p, h, s);
+    add(p, &l);
+    for (int s = 0; s < 3; s++) {
+        tp_pool_prefetch(p, h, s);  /* the lot's own slot */
+        tp_pool_prefetch(p, ho, s); /* a key not in the pool */
+    }
+    cr_expect_eq(tp_pool_count(p), 1, "a prefetch creates no aggregate");
+    cr_expect_null(agg_of(p, &other));
+    const tp_pool_agg_t *a = agg_of(p, &l);
+    cr_assert_not_null(a);
+    cr_expect_str_eq(fmt(&a->total), "12");
+    cr_expect_eq(a->requests, 1);
+    tp_pool_destroy(&p);
+}

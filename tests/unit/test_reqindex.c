@@ -77,3 +77,34 @@ Test(reqindex, prefetch_neither_interns_nor_changes_entries)
     cr_expect_null(tp_reqindex_find(ix, acme, "never-seen"));
     tp_reqindex_destroy(&ix);
 }
+
+Test(reqindex, hashed_calls_match_the_plain_ones)
+{
+    tp_reqindex_t *ix = tp_reqindex_new();
+    char ref[32];
+    for (uint32_t i = 0; i < 5000; i++) {
+        snprintf(ref, sizeof(ref), "h-%u", i);
+        uint32_t h = tp_reqindex_hash(i % 3, ref);
+        tp_reqindex_prefetch_hashed(ix, h, 0);
+        tp_reqindex_prefetch_hashed(ix, h, 1);
+        cr_assert_null(tp_reqindex_find_hashed(ix, h, i % 3, ref));
+        tp_reqent_t *e = tp_reqindex_upsert_hashed(ix, h, i % 3, ref);
+        e->revision = i + 1;
+        cr_assert_eq(tp_reqindex_find(ix, i % 3, ref), e, "same entry by either call");
+    }
+    for (uint32_t i = 0; i < 5000; i++) {
+        snprintf(ref, sizeof(ref), "h-%u", i);
+        uint32_t h = tp_reqindex_hash(i % 3, ref);
+        tp_reqindex_prefetch_hashed(ix, h, 0);
+        tp_reqindex_prefetch_hashed(ix, h, 1);
+        tp_reqent_t *e = tp_reqindex_find_hashed(ix, h, i % 3, ref);
+        cr_assert_not_null(e);
+        cr_assert_eq(e->revision, i + 1);
+        cr_assert_eq(tp_reqindex_upsert(ix, i % 3, ref), e);
+        cr_assert_null(
+            tp_reqindex_find_hashed(ix, tp_reqindex_hash((i + 1) % 3, ref), (i + 1) % 3, ref),
+            "refs are per member");
+    }
+    cr_expect_eq(tp_reqindex_count(ix), 5000);
+    tp_reqindex_destroy(&ix);
+}
