@@ -8,10 +8,8 @@
 #include "tp_copybuf.h"
 #include "tp_mem.h"
 
-static void cb_reserve(tp_copybuf_t *b, size_t n)
+static __attribute__((noinline)) void cb_grow(tp_copybuf_t *b, size_t n)
 {
-    if (b->len + n <= b->cap)
-        return;
     size_t cap = b->cap ? b->cap : 65536;
     while (cap < b->len + n)
         cap *= 2;
@@ -19,9 +17,11 @@ static void cb_reserve(tp_copybuf_t *b, size_t n)
     b->cap = cap;
 }
 
-static void cb_put(tp_copybuf_t *b, const void *p, size_t n)
+/* Inlined, so that the fixed-size puts of integers are plain stores. */
+static inline void cb_put(tp_copybuf_t *b, const void *p, size_t n)
 {
-    cb_reserve(b, n);
+    if (b->len + n > b->cap)
+        cb_grow(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }

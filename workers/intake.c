@@ -183,16 +183,29 @@ static void older_revision(tp_worker_t *w, tp_item_t *it)
     }
 }
 
+/* An item's index key as the batch's prefetch loop computed it, from the envelope's member
+ * (or the authenticated one) and its echoed ref. */
+typedef struct ixkey {
+    const char *member_id, *ref; /* what they were computed from; member_id NULL: not computed */
+    uint32_t member, hash;
+} ixkey_t;
+
 static void accept_item(tp_worker_t *w, tp_reply_t *r, uint32_t slot,
-                        const Tenderpool__V1__Envelope *env, const tp_request_t *q)
+                        const Tenderpool__V1__Envelope *env, const tp_request_t *q,
+                        const ixkey_t *k)
 {
     tp_group_t *g = &w->groups[w->building];
     tp_item_t *it = group_add(g);
     it->reply = r;
     it->slot = slot;
     it->req = *q;
-    it->member = tp_reqindex_member(w->ix, q->member_id);
-    it->ix_hash = tp_reqindex_hash(it->member, q->request_ref);
+    if (k->member_id == q->member_id && k->ref == q->request_ref) { /* the same strings */
+        it->member = k->member;
+        it->ix_hash = k->hash;
+    } else {
+        it->member = tp_reqindex_member(w->ix, q->member_id);
+        it->ix_hash = tp_reqindex_hash(it->member, q->request_ref);
+    }
     it->content_hash = content_hash(env, q);
     tp_reqent_t *e = tp_reqindex_find_hashed(w->ix, it->ix_hash, it->member, q->request_ref);
     it->outcome = decide(w, e, it);
@@ -311,13 +324,28 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
     tp_validate_ctx_t vc;
     fill_validate_ctx(w, hdr, now, &vc);
     /* each item's index slot is a cache miss in a table of ~100 MB: start them all now */
+    ixkey_t *keys = tp_arena_alloc(&r->arena, (n ? n : 1) * sizeof(*keys));
+    const char *last = NULL; /* a batch's items usually share their member */
+    uint32_t last_ix = 0;
     for (uint32_t i = 0; i < n; i++) {
+        keys[i].member_id = NULL;
         if (env[i] == NULL)
             continue;
         echo_ref(&r->acks[i], env[i]);
         const char *member = vc.auth_member ? vc.auth_member : env[i]->member_id;
-        if (member != NULL)
-            tp_reqindex_prefetch(w->ix, member, r->acks[i].request_ref);
+        if (member == NULL || member[0] == '\0')
+            continue;
+        if (last == NULL || strcmp(last, member) != 0) {
+            last = member;
+            last_ix = tp_reqindex_member_find(w->ix, member); /* interned once it is valid */
+        }
+        if (last_ix == UINT32_MAX)
+            continue;
+        keys[i] = (ixkey_t){.member_id = member,
+                            .ref = r->acks[i].request_ref,
+                            .member = last_ix,
+                            .hash = tp_reqindex_hash(last_ix, r->acks[i].request_ref)};
+        tp_reqindex_prefetch_hashed(w->ix, keys[i].hash, 0);
     }
     for (uint32_t i = 0; i < n; i++) {
         if (env[i] == NULL) {
@@ -339,7 +367,7 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
             tp_worker_reply_set(w, r, i, TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER,
                                 "DB_UNAVAILABLE", "database unavailable; resend later", NULL, 0);
         else
-            accept_item(w, r, i, env[i], &q);
+            accept_item(w, r, i, env[i], &q, &keys[i]);
     }
     if (n == 0)
         reply_send(w, r);

@@ -471,9 +471,14 @@ static int dec_step(const tp_dec_t *a, const tp_dec_t *b, int sign, tp_dec_t *ou
 
 tp_pool_agg_t *tp_pool_get(tp_pool_t *p, const tp_pool_key_t *key)
 {
+    return tp_pool_get_hashed(p, key, tp_pool_key_hash(key));
+}
+
+tp_pool_agg_t *tp_pool_get_hashed(tp_pool_t *p, const tp_pool_key_t *key, uint64_t h)
+{
     if (!key_ok(key))
         return NULL;
-    tp_pool_agg_t *a = p->slots[slot_find(p, key, tp_pool_key_hash(key))];
+    tp_pool_agg_t *a = p->slots[slot_find(p, key, h)];
     return a ? a : table_insert(p, key);
 }
 

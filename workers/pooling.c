@@ -27,12 +27,15 @@ void tp_worker_pool_reset(tp_worker_t *w)
     w->pool_inexact = false;
 }
 
-/* Add the line described by l (agg unset) to the lot of `key` and attach it to e. */
-static int attach(tp_worker_t *w, tp_reqent_t *e, const tp_pool_key_t *key, const tp_line_t *l)
+/* Add the line described by l (agg unset) to the lot of `key` (key_hash: its hash, or 0)
+ * and attach it to e. */
+static int attach(tp_worker_t *w, tp_reqent_t *e, const tp_pool_key_t *key, uint64_t key_hash,
+                  const tp_line_t *l)
 {
     tp_dec_t base, value;
     bool priced;
-    tp_pool_agg_t *a = tp_pool_get(w->pool, key);
+    tp_pool_agg_t *a =
+        tp_pool_get_hashed(w->pool, key, key_hash ? key_hash : tp_pool_key_hash(key));
     if (a == NULL || tp_line_contrib(l, &base, &value, &priced) < 0 ||
         tp_pool_agg_add(w->pool, a, tp_reqindex_member_name(w->ix, e->member), &base,
                         priced ? &value : NULL, l->need_by) < 0)
@@ -70,7 +73,7 @@ int tp_worker_pool_load(tp_worker_t *w, tp_reqent_t *e, const tp_pool_line_t *pl
         return -1;
     }
     l.carries = (uint8_t)carries;
-    if (attach(w, e, &pl->key, &l) < 0) {
+    if (attach(w, e, &pl->key, pl->key_hash, &l) < 0) {
         pool_lost(w, "a stored line could not be pooled", e);
         return -1;
     }
@@ -119,6 +122,7 @@ void tp_worker_pool_committed(tp_worker_t *w, const tp_item_t *it)
     pl.has_max_price = q->has_max_price;
     pl.max_unit_price = q->max_unit_price;
     pl.need_by = (int32_t)tp_days_from_civil(q->need_by_y, q->need_by_m, q->need_by_d);
+    pl.key_hash = it->pool_hash; /* the prefetch's, or 0 */
     (void)tp_worker_pool_load(w, e, &pl, 0);
 }
 
@@ -209,7 +213,7 @@ static void move_on(tp_reqent_t *e, void *arg)
         moved.carries++;
         tp_lines_free(&w->lines, e->line); /* the closed round's lots are dropped whole */
         e->line = 0;
-        if (attach(w, e, &key, &moved) < 0)
+        if (attach(w, e, &key, 0, &moved) < 0)
             pool_lost(w, "a carried line could not be pooled", e);
         e->round = ac->next;
         e->state = TP_RS_CARRIED_OVER;

@@ -113,15 +113,10 @@ uint32_t tp_reqindex_member(tp_reqindex_t *ix, const char *member_id)
     return strtab_intern(&ix->members, member_id);
 }
 
-void tp_reqindex_prefetch(const tp_reqindex_t *ix, const char *member_id, const char *ref)
+uint32_t tp_reqindex_member_find(const tp_reqindex_t *ix, const char *member_id)
 {
-    uint32_t m =
-        strtab_find(&ix->members, member_id, tp_fnv1a(TP_FNV_INIT, member_id, strlen(member_id)));
-    if (m == UINT32_MAX)
-        return;
-    const tp_reqent_t *e = &ix->slots[tp_reqindex_hash(m, ref) & (ix->nslots - 1)];
-    __builtin_prefetch(e);
-    __builtin_prefetch((const char *)(e + 1) - 1); /* an entry may straddle two lines */
+    return strtab_find(&ix->members, member_id,
+                       tp_fnv1a(TP_FNV_INIT, member_id, strlen(member_id)));
 }
 
 void tp_reqindex_prefetch_hashed(const tp_reqindex_t *ix, uint32_t h, int stage)
@@ -129,7 +124,7 @@ void tp_reqindex_prefetch_hashed(const tp_reqindex_t *ix, uint32_t h, int stage)
     const tp_reqent_t *e = &ix->slots[h & (ix->nslots - 1)];
     if (stage == 0) {
         __builtin_prefetch(e);
-        __builtin_prefetch((const char *)(e + 1) - 1);
+        __builtin_prefetch((const char *)(e + 1) - 1); /* an entry may straddle two lines */
     } else if (e->hash == h) {
         __builtin_prefetch(e->ref);
     }

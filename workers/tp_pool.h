@@ -39,6 +39,7 @@ typedef struct tp_pool_line {
     bool has_max_price;
     tp_dec_t max_unit_price; /* per `unit`, in key.currency; read only when has_max_price */
     int32_t need_by;         /* days since 1970-01-01 */
+    uint64_t key_hash;       /* tp_pool_key_hash(&key) if the caller has it, else 0 */
 } tp_pool_line_t;
 
 /* A distinct member of a lot and how many of the lot's lines are its own. */
@@ -118,6 +119,8 @@ int tp_pool_remove(tp_pool_t *p, const tp_pool_line_t *line) __attribute__((warn
 /* The aggregate of key, created empty when absent (NULL when the key is malformed). An
  * aggregate left without lines by a failed tp_pool_agg_add is freed again. */
 tp_pool_agg_t *tp_pool_get(tp_pool_t *p, const tp_pool_key_t *key);
+/* The same with h = tp_pool_key_hash(key) already computed. */
+tp_pool_agg_t *tp_pool_get_hashed(tp_pool_t *p, const tp_pool_key_t *key, uint64_t h);
 /* Prefetches a later tp_pool_get of the key hashed h (tp_pool_key_hash): stage 0 loads its
  * slot, stage 1 (a few lines later) the aggregate in it, stage 2 (later still) the middle of
  * its member and day arrays. Each stage reads only what the earlier ones loaded. */

@@ -35,6 +35,8 @@ void tp_reqindex_destroy(tp_reqindex_t **ix);
 
 /* Member and round interning: stable small integers for repeated strings. */
 uint32_t tp_reqindex_member(tp_reqindex_t *ix, const char *member_id);
+/* The member's index without interning it: UINT32_MAX when not seen yet. */
+uint32_t tp_reqindex_member_find(const tp_reqindex_t *ix, const char *member_id);
 const char *tp_reqindex_member_name(const tp_reqindex_t *ix, uint32_t member);
 uint32_t tp_reqindex_round(tp_reqindex_t *ix, const char *round_id);
 const char *tp_reqindex_round_name(const tp_reqindex_t *ix, uint32_t round);
@@ -43,9 +45,6 @@ const char *tp_reqindex_round_name(const tp_reqindex_t *ix, uint32_t round);
 typedef void (*tp_reqindex_fn)(tp_reqent_t *e, void *ctx);
 void tp_reqindex_foreach(tp_reqindex_t *ix, tp_reqindex_fn fn, void *ctx);
 
-/* Starts loading the slot where (member_id, ref) is looked up (a no-op for a member not seen
- * yet): a batch prefetches all its items' slots before deciding them one by one. */
-void tp_reqindex_prefetch(const tp_reqindex_t *ix, const char *member_id, const char *ref);
 /* Find the entry for (member, ref); NULL when absent. */
 tp_reqent_t *tp_reqindex_find(tp_reqindex_t *ix, uint32_t member, const char *ref);
 /* Find or create (revision 0 when new). The pointer stays valid until the next insert. */
@@ -53,7 +52,8 @@ tp_reqent_t *tp_reqindex_upsert(tp_reqindex_t *ix, uint32_t member, const char *
 
 /* The same with h = tp_reqindex_hash(member, ref) computed once by the caller, who may also
  * prefetch a lookup ahead: stage 0 loads h's slot, stage 1 (later, the slot in cache) the ref
- * text of the entry found there. A loop over many requests issues them a few items ahead. */
+ * text of the entry found there. A batch prefetches all its items' slots before deciding them
+ * one by one; the pool updates after a commit issue them a few items ahead. */
 uint32_t tp_reqindex_hash(uint32_t member, const char *ref);
 tp_reqent_t *tp_reqindex_find_hashed(tp_reqindex_t *ix, uint32_t h, uint32_t member,
                                      const char *ref);

@@ -68,10 +68,13 @@ Test(reqindex, prefetch_neither_interns_nor_changes_entries)
     tp_reqindex_t *ix = tp_reqindex_new();
     uint32_t acme = tp_reqindex_member(ix, "acme");
     tp_reqindex_upsert(ix, acme, "r1")->revision = 2;
-    tp_reqindex_prefetch(ix, "acme", "r1");
-    tp_reqindex_prefetch(ix, "acme", "never-seen");
-    tp_reqindex_prefetch(ix, "zed", "r1"); /* a member not seen yet: nothing to load */
-    cr_expect_str_eq(tp_reqindex_member_name(ix, acme + 1), "", "prefetch interned a member");
+    cr_expect_eq(tp_reqindex_member_find(ix, "acme"), acme);
+    cr_expect_eq(tp_reqindex_member_find(ix, "zed"), UINT32_MAX, "a member not seen yet");
+    for (int stage = 0; stage < 2; stage++) {
+        tp_reqindex_prefetch_hashed(ix, tp_reqindex_hash(acme, "r1"), stage);
+        tp_reqindex_prefetch_hashed(ix, tp_reqindex_hash(acme, "never-seen"), stage);
+    }
+    cr_expect_str_eq(tp_reqindex_member_name(ix, acme + 1), "", "member_find interned a member");
     cr_expect_eq(tp_reqindex_count(ix), 1);
     cr_expect_eq(tp_reqindex_find(ix, acme, "r1")->revision, 2);
     cr_expect_null(tp_reqindex_find(ix, acme, "never-seen"));
