@@ -131,6 +131,8 @@ static tp_item_t *group_add(tp_group_t *g)
         g->cap = g->cap ? g->cap * 2 : 1024;
         g->items = xrealloc(g->items, g->cap * sizeof(*g->items));
     }
+    if (g->n == 0)
+        g->first_us = tp_mono_us();
     tp_item_t *it = &g->items[g->n++];
     memset(it, 0, sizeof(*it));
     return it;
@@ -499,6 +501,8 @@ void tp_worker_maybe_commit(tp_worker_t *w)
     tp_group_t *g = &w->groups[w->building];
     if (w->committing || g->n == 0 || !tp_store_idle(&w->store))
         return;
+    if (tp_worker_gather_us(w, tp_mono_us()) > 0)
+        return;
     if (g->writes == 0) { /* nothing to store: every answer is already final */
         group_resolve_ok(w, g);
         return;
@@ -565,13 +569,20 @@ void tp_worker_fail_all(tp_worker_t *w, const char *code, const char *detail)
     w->committing = false;
 }
 
+int64_t tp_worker_gather_us(const tp_worker_t *w, int64_t now_us)
+{
+    const tp_group_t *g = &w->groups[w->building];
+    return tp_gather_wait_us(w->committing, g->n, g->first_us, w->commit_ended_us, now_us);
+}
+
 void tp_worker_commit_done(tp_worker_t *w, tp_commit_result_t res)
 {
     tp_group_t *running = &w->groups[!w->building];
     if (res == TP_COMMIT_OK) {
         w->committing = false;
         w->n_commits++;
-        tp_ipc_counts_commit(&w->counts, tp_mono_us() - w->commit_started_us);
+        w->commit_ended_us = tp_mono_us();
+        tp_ipc_counts_commit(&w->counts, w->commit_ended_us - w->commit_started_us);
         tp_debug("committed %zu rows in %lld ms", running->writes,
                  (long long)(tp_mono_ms() - w->commit_started_ms));
         group_resolve_ok(w, running);

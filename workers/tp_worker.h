@@ -11,6 +11,7 @@
 #include "tp_calendar.h"
 #include "tp_config.h"
 #include "tp_cpv.h"
+#include "tp_gather.h"
 #include "tp_ipc.h"
 #include "tp_lines.h"
 #include "tp_pool.h"
@@ -63,6 +64,7 @@ typedef struct tp_group {
     tp_item_t *items;
     size_t n, cap;
     size_t writes;
+    int64_t first_us; /* when its first item arrived (tp_mono_us) */
     tp_copybuf_t buf;
 } tp_group_t;
 
@@ -83,8 +85,9 @@ typedef struct tp_worker {
     bool pool_inexact; /* a pool update failed: closes recompute from the database */
     tp_cpv_set_t *cpv;
     tp_group_t groups[2];
-    int building;    /* index of the group being filled */
-    bool committing; /* groups[!building] is being committed */
+    int building;            /* index of the group being filled */
+    bool committing;         /* groups[!building] is being committed */
+    int64_t commit_ended_us; /* when the last commit succeeded (tp_mono_us), 0 never */
     int64_t retry_at_ms;
     int backoff_ms;
     tp_round_span_t round; /* the open round */
@@ -116,7 +119,9 @@ void tp_worker_handle_batch(tp_worker_t *w, const tp_ipc_hdr_t *hdr, const uint3
                             const void *payload, size_t len);
 /* Make w->round the round open at now. */
 void tp_worker_refresh_round(tp_worker_t *w, time_t now);
-/* Start the next group commit if none runs and the building group has items. */
+/* How long the building group still waits (tp_gather.h; 0: commit it now if it has items). */
+int64_t tp_worker_gather_us(const tp_worker_t *w, int64_t now_us);
+/* Start the next group commit if none runs, the building group has items and does not gather. */
 void tp_worker_maybe_commit(tp_worker_t *w);
 /* The running commit ended with res. */
 void tp_worker_commit_done(tp_worker_t *w, tp_commit_result_t res);

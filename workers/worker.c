@@ -398,6 +398,9 @@ int tp_worker_run(tp_worker_t *w)
             .events =
                 ndb < 0 ? 0 : ZMQ_POLLIN | (tp_store_wants_write(&w->store) ? ZMQ_POLLOUT : 0)};
         long timeout = !tp_store_up(&w->store) ? 100 : w->committing ? 20 : 1000;
+        int64_t gather = tp_worker_gather_us(w, tp_mono_us());
+        if (gather > 0) /* zmq_poll counts in ms: wake up at the end of the gathering */
+            timeout = (long)((gather + 999) / 1000);
         if (zmq_poll(items, 3, timeout) < 0 && errno != EINTR) {
             tp_err("poll: %s", zmq_strerror(errno));
             return -1;
