@@ -66,9 +66,10 @@ struct tp_bench_client {
     /* the running phase */
     tp_bench_load_t *out;
     bench_samples_t lat;
-    long resolved; /* items with a final status */
-    long target;   /* ingest: requests of the running phase */
-    char phase;    /* ingest: 'i' durable ingest, 'c' round-close data set */
+    bench_samples_t lag; /* latency phase: actual - intended send time */
+    long resolved;       /* items with a final status */
+    long target;         /* ingest: requests of the running phase */
+    char phase;          /* ingest: 'i' durable ingest, 'c' round-close data set */
     int64_t last_ack_ns;
     int64_t *sched;         /* latency phase: intended send time per message */
     int64_t sched_t0;       /* latency phase: when message 0 was due */
@@ -153,6 +154,7 @@ void tp_bench_client_destroy(tp_bench_client_t **pc)
     free(c->envp);
     free(c->pack);
     free(c->lat.ns);
+    free(c->lag.ns);
     free(c->sched);
     tp_arena_release(&c->ack_arena);
     free(c);
@@ -572,6 +574,7 @@ static void phase_begin(tp_bench_client_t *c, tp_bench_load_t *out)
     memset(out, 0, sizeof(*out));
     c->out = out;
     c->lat.n = 0;
+    c->lag.n = 0;
     c->resolved = 0;
     c->last_ack_ns = 0;
 }
@@ -659,7 +662,9 @@ static int latency_send(tp_bench_client_t *c, long k, int64_t due)
     bench_member_t *m = &c->m[k % c->o->members];
     long seq = k / c->o->members;
     c->sched[k] = due;
-    return send_batch(c, m, LATENCY_ID_BIT | (uint64_t)k, &seq, 1, 'l');
+    int rc = send_batch(c, m, LATENCY_ID_BIT | (uint64_t)k, &seq, 1, 'l');
+    samples_add(&c->lag, tp_bench_now_ns() - due);
+    return rc;
 }
 
 /* Sleeps until the next send is due, reading replies meanwhile. */
@@ -707,6 +712,7 @@ int tp_bench_latency(tp_bench_client_t *c, tp_bench_daemon_t *d, tp_bench_load_t
     out->offered_rate = out->seconds > 0 ? (double)(k - 1) / out->seconds : 0;
     out->rate = out->offered_rate;
     tp_bench_lat_summary(c->lat.ns, c->lat.n, &out->lat);
+    tp_bench_lat_summary(c->lag.ns, c->lag.n, &out->send_lag);
     for (long i = 0; i < nwin; i++) {
         if ((double)c->win_max[i] / 1e6 <= TP_BENCH_SPIKE_MS)
             continue;

@@ -262,6 +262,9 @@ static void print_latency(const tp_bench_opts_t *o, const tp_bench_results_t *r)
            o->latency_rate, o->latency_seconds, l->offered_rate, l->lat.p50_ms, l->lat.p99_ms,
            l->lat.max_ms, l->lat.n);
     print_statuses("latency", l);
+    printf("  client send lag (actual - intended send time, counted in the latency above): "
+           "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+           l->send_lag.p50_ms, l->send_lag.p99_ms, l->send_lag.max_ms);
     printf("  100 ms windows whose slowest ack took over %.0f ms: %ld", TP_BENCH_SPIKE_MS,
            l->spikes);
     for (int i = 0; i < l->nspike; i++)
@@ -382,8 +385,9 @@ static void print_json(const tp_bench_opts_t *o, const tp_bench_results_t *r)
     }
     printf("\"latency_commits\":%llu,\"latency_commit_mean_ms\":%s,"
            "\"latency_commits_le_2ms\":%s,\"latency_commits_le_5ms\":%s,"
-           "\"latency_spike_windows\":%ld,",
-           r->have_latency_commits ? gc->count : 0ULL, gcm, gc2, gc5, la->spikes);
+           "\"latency_spike_windows\":%ld,\"latency_send_lag_p99_ms\":%.3f,",
+           r->have_latency_commits ? gc->count : 0ULL, gcm, gc2, gc5, la->spikes,
+           la->send_lag.p99_ms);
     char cms[32] = "null", dms[32] = "null", rms[32] = "null";
     bool closed = r->ran_close && !r->close_timed_out;
     if (closed)

@@ -54,6 +54,9 @@ typedef struct tp_bench_load {
     double rate;                   /* accepted requests per second */
     double offered_rate;           /* latency phase: messages per second actually sent */
     tp_bench_lat_t lat;
+    /* latency phase: how late the client sent each message (actual - intended send time):
+     * the share of the ack latency that is the client itself not getting the CPU in time */
+    tp_bench_lat_t send_lag;
     char first_error[160]; /* first non-accepted ack: status, code, detail */
     /* latency phase: the 100 ms windows (by intended send time) whose slowest ack took more
      * than TP_BENCH_SPIKE_MS: how many, and the first few (start in s, slowest in ms) */
