@@ -155,13 +155,14 @@ ASSIGN = {
         'validate': 'workers/intake.c: tp_worker_handle_batch fill_validate_ctx '
                     'tp_worker_refresh_round accept_item content_hash hash_field decide group_add '
                     'apply_write older_revision reject_item; common/validate.c: tp_validate_envelope',
-        'persist': 'workers/intake.c: tp_worker_maybe_commit tp_worker_encode_item ensure_rounds '
+        'persist': 'workers/intake.c: tp_worker_maybe_commit tp_worker_gather_us '
+                   'tp_worker_encode_item ensure_rounds '
                    'tp_worker_commit_done tp_worker_undo_group tp_worker_fail_group '
                    'tp_worker_fail_all; workers/worker.c: on_db_ready; workers/store.c: '
                    'tp_store_commit_begin tp_store_commit_poll tp_store_idle tp_store_next_seq '
                    'tp_store_ensure_round tp_store_revision_lookup; workers/isolate.c: '
                    'tp_worker_isolate',
-        'pool': 'workers/pooling.c: tp_worker_pool_committed',
+        'pool': 'workers/pooling.c: tp_worker_pool_committed tp_worker_pool_prefetch',
         'ack': 'workers/intake.c: reply_new echo_ref tp_worker_reply_set reply_send reply_free '
                'resolve_ok group_resolve_ok group_reset; workers/worker.c: tp_worker_send',
         'other': 'workers/worker.c: tp_worker_run on_sup_message on_signal send_heartbeat '
@@ -322,7 +323,10 @@ def parse(path):
                 v = int(parts[1]) if len(parts) > 1 else 0
                 loc = locate(file, cur, fl, fn)
                 if pending:
-                    key = (loc, norm(cfn), cfile, cob if cob is not None else ob)
+                    # no cfi/cfl: the callee is in the caller's file (same object only), which
+                    # tells apart static functions of the same name in two files
+                    cf = cfile if cfile is not None else (fl if cob is None or cob == ob else None)
+                    key = (loc, norm(cfn), cf, cob if cob is not None else ob)
                     arcs[key] += v
                     ncalls[key] += pending
                     pending = 0
