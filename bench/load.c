@@ -186,7 +186,8 @@ static void envelope_set(tp_bench_client_t *c, int i)
     c->envp[i] = &c->env[i];
 }
 
-static int send_message(void *sock, const ProtobufCMessage *msg, tp_bench_client_t *c)
+/* Packs msg into c->pack; returns its size. */
+static size_t pack_message(tp_bench_client_t *c, const ProtobufCMessage *msg)
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
     if (n > c->pack_cap) {
@@ -194,6 +195,11 @@ static int send_message(void *sock, const ProtobufCMessage *msg, tp_bench_client
         c->pack = xrealloc(c->pack, c->pack_cap);
     }
     protobuf_c_message_pack(msg, c->pack);
+    return n;
+}
+
+static int send_packed(void *sock, const tp_bench_client_t *c, size_t n)
+{
     if (zmq_send(sock, c->pack, n, ZMQ_DONTWAIT) < 0) {
         fprintf(stderr, "tenderpool-bench: send: %s\n", zmq_strerror(errno));
         return -1;
@@ -201,9 +207,10 @@ static int send_message(void *sock, const ProtobufCMessage *msg, tp_bench_client
     return 0;
 }
 
-/* Sends one Batch of the given items of member m (phase 'i' ingest, 'l' latency). */
-static int send_batch(tp_bench_client_t *c, bench_member_t *m, uint64_t batch_id, const long *seqs,
-                      int n, char phase)
+/* Packs one Batch of the given items of member m (phase 'i' ingest, 'c' round-close data
+ * set, 'l' latency) into c->pack; returns its size. */
+static size_t pack_batch(tp_bench_client_t *c, const bench_member_t *m, uint64_t batch_id,
+                         const long *seqs, int n, char phase)
 {
     for (int i = 0; i < n; i++) {
         tp_bench_req_fill(&c->reqs[i], c->o, phase, m->index, seqs[i]);
@@ -216,8 +223,16 @@ static int send_batch(tp_bench_client_t *c, bench_member_t *m, uint64_t batch_id
     Tenderpool__V1__ClientMessage cm = TENDERPOOL__V1__CLIENT_MESSAGE__INIT;
     cm.kind_case = TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH;
     cm.batch = &b;
+    return pack_message(c, &cm.base);
+}
+
+/* Sends one Batch of the given items of member m. */
+static int send_batch(tp_bench_client_t *c, bench_member_t *m, uint64_t batch_id, const long *seqs,
+                      int n, char phase)
+{
+    size_t len = pack_batch(c, m, batch_id, seqs, n, phase);
     c->out->sent_items += n;
-    return send_message(m->sock, &cm.base, c);
+    return send_packed(m->sock, c, len);
 }
 
 /* ---- ingest batches encoded before the clock starts ---- */
@@ -294,30 +309,19 @@ static size_t prepacked(const bench_member_t *m, long k, uint64_t batch_id, uint
 /* Checks that batch 0 of m, pre-encoded, is byte for byte what protobuf-c packs. */
 static int prepacked_check(tp_bench_client_t *c, bench_member_t *m)
 {
-    long n = m->pre_batches ? (m->end_seq - m->pre_first < c->o->batch ? m->end_seq - m->pre_first
-                                                                       : c->o->batch)
-                            : 0;
-    if (n == 0)
+    if (m->pre_batches == 0)
         return 0;
+    long n = m->end_seq - m->pre_first < c->o->batch ? m->end_seq - m->pre_first : c->o->batch;
+    long *seqs = xcalloc((size_t)n, sizeof(*seqs));
+    for (long i = 0; i < n; i++)
+        seqs[i] = m->pre_first + i;
     uint64_t id = 0x123456789ULL;
-    for (long i = 0; i < n; i++) {
-        tp_bench_req_fill(&c->reqs[i], c->o, c->phase, m->index, m->pre_first + i);
-        envelope_set(c, (int)i);
-    }
-    Tenderpool__V1__Batch b = TENDERPOOL__V1__BATCH__INIT;
-    b.batch_id = id;
-    b.n_items = (size_t)n;
-    b.items = c->envp;
-    Tenderpool__V1__ClientMessage cm = TENDERPOOL__V1__CLIENT_MESSAGE__INIT;
-    cm.kind_case = TENDERPOOL__V1__CLIENT_MESSAGE__KIND_BATCH;
-    cm.batch = &b;
-    size_t want = protobuf_c_message_get_packed_size(&cm.base), got = prepacked(m, 0, id, NULL);
-    uint8_t *a = xmalloc(want), *p = xmalloc(got);
-    protobuf_c_message_pack(&cm.base, a);
+    size_t want = pack_batch(c, m, id, seqs, (int)n, c->phase), got = prepacked(m, 0, id, NULL);
+    uint8_t *p = xmalloc(got);
     prepacked(m, 0, id, p);
-    int same = want == got && memcmp(a, p, want) == 0;
-    free(a);
+    int same = want == got && memcmp(c->pack, p, want) == 0;
     free(p);
+    free(seqs);
     if (!same)
         fprintf(stderr, "tenderpool-bench: pre-encoded batch differs from protobuf-c's pack\n");
     return same ? 0 : -1;
@@ -357,7 +361,7 @@ static int send_probe(tp_bench_client_t *c, bench_member_t *m)
     Tenderpool__V1__ClientMessage cm = TENDERPOOL__V1__CLIENT_MESSAGE__INIT;
     cm.kind_case = TENDERPOOL__V1__CLIENT_MESSAGE__KIND_STATUS;
     cm.status = &q;
-    return send_message(m->sock, &cm.base, c);
+    return send_packed(m->sock, c, pack_message(c, &cm.base));
 }
 
 /* ---- receiving ---- */
