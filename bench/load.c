@@ -12,6 +12,7 @@
 #include "tp_arena.h"
 #include "tp_bench.h"
 #include "tp_mem.h"
+#include "tp_wire.h"
 
 #define SLOT_BITS 12                /* batch_id = gen << 24 | member << 12 | slot */
 #define LATENCY_ID_BIT (1ULL << 62) /* latency-phase batch ids: bit | message number */
@@ -237,21 +238,12 @@ static int send_batch(tp_bench_client_t *c, bench_member_t *m, uint64_t batch_id
 
 /* ---- ingest batches encoded before the clock starts ---- */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    for (; v >= 0x80; v >>= 7)
-        p[n++] = (uint8_t)(v | 0x80);
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 /* The key of field `name` of d with wire type wt, as a protobuf varint into p. */
 static size_t put_key(uint8_t *p, const ProtobufCMessageDescriptor *d, const char *name,
                       ProtobufCWireType wt)
 {
-    return put_varint(
-        p, (uint64_t)protobuf_c_message_descriptor_get_field_by_name(d, name)->id << 3 | wt);
+    uint64_t key = (uint64_t)protobuf_c_message_descriptor_get_field_by_name(d, name)->id << 3 | wt;
+    return (size_t)(tp_wire_put_varint(p, key) - p);
 }
 
 /* Encodes every fresh batch of member m (the items field of a Batch, each envelope as
@@ -280,7 +272,7 @@ static void preencode(tp_bench_client_t *c, bench_member_t *m)
             }
             memcpy(m->pre + len, key, keylen);
             len += keylen;
-            len += put_varint(m->pre + len, el);
+            len = (size_t)(tp_wire_put_varint(m->pre + len, el) - m->pre);
             len += tenderpool__v1__envelope__pack(&c->env[0], m->pre + len);
         }
     }
@@ -294,10 +286,10 @@ static size_t prepacked(const bench_member_t *m, long k, uint64_t batch_id, uint
     size_t ilen = m->pre_off[k + 1] - m->pre_off[k];
     size_t bn =
         put_key(body, &tenderpool__v1__batch__descriptor, "batch_id", PROTOBUF_C_WIRE_TYPE_VARINT);
-    bn += put_varint(body + bn, batch_id);
+    bn = (size_t)(tp_wire_put_varint(body + bn, batch_id) - body);
     size_t hn = put_key(hdr, &tenderpool__v1__client_message__descriptor, "batch",
                         PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-    hn += put_varint(hdr + hn, bn + ilen);
+    hn = (size_t)(tp_wire_put_varint(hdr + hn, bn + ilen) - hdr);
     if (out) {
         memcpy(out, hdr, hn);
         memcpy(out + hn, body, bn);

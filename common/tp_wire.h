@@ -35,6 +35,9 @@ int tp_wire_batch_items(const uint8_t *buf, size_t len, uint64_t *batch_id, tp_w
 int tp_wire_id_and_items(const uint8_t *buf, size_t len, uint64_t *id, tp_wire_span_t *items,
                          size_t max);
 
+/* v as a protobuf varint at p (up to 10 bytes); returns the byte after it. */
+uint8_t *tp_wire_put_varint(uint8_t *p, uint64_t v);
+
 /* Bytes of a ServerMessage holding BatchAck{batch_id, acks} from the acks' encoded bytes, as
  * protobuf-c packs it; out NULL: only the size. */
 size_t tp_wire_put_batch_ack(uint8_t *out, uint64_t batch_id, const tp_wire_span_t *acks, size_t n);

@@ -225,7 +225,7 @@ static size_t varint_len(uint64_t v)
     return n;
 }
 
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
+uint8_t *tp_wire_put_varint(uint8_t *p, uint64_t v)
 {
     while (v >= 0x80) {
         *p++ = (uint8_t)(v | 0x80);
@@ -245,14 +245,14 @@ size_t tp_wire_put_batch_ack(uint8_t *out, uint64_t batch_id, const tp_wire_span
         return total;
     uint8_t *p = out;
     *p++ = 0x0a; /* ServerMessage.batch_ack: field 1, length-delimited */
-    p = put_varint(p, inner);
+    p = tp_wire_put_varint(p, inner);
     if (batch_id) {
         *p++ = 0x08; /* BatchAck.batch_id: field 1, varint */
-        p = put_varint(p, batch_id);
+        p = tp_wire_put_varint(p, batch_id);
     }
     for (size_t i = 0; i < n; i++) {
         *p++ = 0x12; /* BatchAck.acks: field 2, length-delimited */
-        p = put_varint(p, acks[i].len);
+        p = tp_wire_put_varint(p, acks[i].len);
         if (acks[i].len)
             memcpy(p, acks[i].p, acks[i].len);
         p += acks[i].len;

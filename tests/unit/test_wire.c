@@ -326,3 +326,14 @@ Test(wire, overlong_field_zero_is_an_unknown_field)
     cr_expect(member.len == 1 && member.p[0] == 'm' && ref.len == 1 && ref.p[0] == 'r');
     cr_expect_eq(tp_wire_envelope_nul((tp_wire_span_t){zero_key, sizeof(zero_key)}, &f), -1);
 }
+
+Test(wire, put_varint_reference_encodings)
+{
+    uint8_t b[12];
+    cr_expect_eq(tp_wire_put_varint(b, 0) - b, 1);
+    cr_expect_eq(b[0], 0x00);
+    cr_expect_eq(tp_wire_put_varint(b, 300) - b, 2, "300 is two bytes");
+    cr_expect(b[0] == 0xac && b[1] == 0x02, "300 is ac 02");
+    cr_expect_eq(tp_wire_put_varint(b, UINT64_MAX) - b, 10, "the longest varint");
+    cr_expect_eq(b[9], 0x01);
+}
