@@ -245,6 +245,15 @@ static void print_ingest(const tp_bench_opts_t *o, const tp_bench_results_t *r)
     printf("  ack latency per batch (%ld batches): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
            l->lat.n, l->lat.p50_ms, l->lat.p99_ms, l->lat.max_ms);
     print_statuses("ingest", l);
+    const tp_bench_commits_t *gc = &r->ingest_commits;
+    if (!r->have_ingest_commits)
+        printf("  group commits: the daemon's /metrics could not be read\n");
+    else if (gc->count > 0)
+        printf("  group commits in the phase (daemon /metrics): %llu, %.0f requests each, "
+               "mean %.2f ms, <= 1 ms %.1f %%, <= 5 ms %.1f %%\n",
+               gc->count, (double)l->status[1] / (double)gc->count,
+               gc->sum_s * 1e3 / (double)gc->count, 100 * tp_bench_commits_share_le(gc, 1),
+               100 * tp_bench_commits_share_le(gc, 5));
     printf("  rows added to tenderpool.revision: %ld (expected %ld: %s)\n", r->ingest_rows_added,
            o->requests, r->ingest_rows_added == o->requests ? "OK" : "MISMATCH");
     printf("memory      supervisor + workers RSS %.1f MiB before, %.1f MiB after: %.0f bytes "
@@ -388,6 +397,7 @@ static void print_json(const tp_bench_opts_t *o, const tp_bench_results_t *r)
            "\"latency_spike_windows\":%ld,\"latency_send_lag_p99_ms\":%.3f,",
            r->have_latency_commits ? gc->count : 0ULL, gcm, gc2, gc5, la->spikes,
            la->send_lag.p99_ms);
+    printf("\"ingest_commits\":%llu,", r->have_ingest_commits ? r->ingest_commits.count : 0ULL);
     char cms[32] = "null", dms[32] = "null", rms[32] = "null";
     bool closed = r->ran_close && !r->close_timed_out;
     if (closed)
@@ -429,9 +439,17 @@ static int run_ingest(const tp_bench_opts_t *o, tp_bench_client_t *c, tp_bench_d
 {
     long before = count_rows(o);
     r->rss_before = tp_bench_daemon_rss(d);
+    tp_bench_commits_t cb, ca;
+    usleep(HEARTBEAT_WAIT_US); /* workers report their commit histogram once a second */
+    bool scraped = tp_bench_scrape_commits(d->metrics_port, &cb) == 0;
     if (before < 0 || tp_bench_ingest(c, d, 'i', o->requests, &r->ingest) < 0)
         return -1;
     r->rss_after = tp_bench_daemon_rss(d);
+    usleep(HEARTBEAT_WAIT_US);
+    if (scraped && tp_bench_scrape_commits(d->metrics_port, &ca) == 0) {
+        tp_bench_commits_delta(&ca, &cb, &r->ingest_commits);
+        r->have_ingest_commits = true;
+    }
     long after = count_rows(o);
     r->ingest_rows_added = after - before;
     r->ran_ingest = after >= 0;

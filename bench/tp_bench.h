@@ -84,8 +84,9 @@ typedef struct tp_bench_results {
     tp_bench_load_t ingest;
     long ingest_rows_added; /* SELECT count(*) after ingest minus before */
     tp_bench_load_t latency;
+    tp_bench_commits_t ingest_commits;  /* group commits during the ingest phase */
     tp_bench_commits_t latency_commits; /* group commits during the latency phase */
-    bool have_latency_commits;
+    bool have_ingest_commits, have_latency_commits;
     long rss_before, rss_after; /* bytes, supervisor + workers */
     bool ran_a, ran_b, ran_ingest, ran_latency;
     /* round-close data set, loaded through the intake */

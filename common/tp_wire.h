@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tenderpool/v1/tenderpool.pb-c.h"
+#include "tp_arena.h"
+
 /* Walk a ClientMessage frame. For a Batch, per_item[i] (i < nitems) receives the name of the
  * first string field of envelope i that contains a NUL byte ("request_ref", ...), or NULL;
  * for a StatusQuery, *status_field likewise (either pointer may be NULL when not wanted).
@@ -52,5 +55,14 @@ int tp_wire_envelope_route(tp_wire_span_t env, tp_wire_span_t *member, tp_wire_s
 /* The name of the first string field of one Envelope's bytes that contains a NUL byte, or
  * NULL; -1 when the bytes are not well-formed protobuf. */
 int tp_wire_envelope_nul(tp_wire_span_t env, const char **field);
+
+/* One Envelope in the plain shape (tp_wire_envelope_route's conditions: exactly one body,
+ * every field of the protocol with its wire type) decoded into arena memory, with the values
+ * protobuf-c's unpack gives (strings up to their first NUL byte; unknown fields dropped), and
+ * *nul_field as tp_wire_envelope_nul finds it. One copy of the bytes and one pass, where
+ * protobuf-c makes two passes and one allocation per field. Returns 1 decoded, 0 not in the
+ * plain shape or malformed (*out untouched: decode it with protobuf-c, which decides). */
+int tp_wire_envelope_decode(tp_wire_span_t env, tp_arena_t *ar, Tenderpool__V1__Envelope **out,
+                            const char **nul_field);
 
 #endif

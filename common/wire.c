@@ -1,4 +1,5 @@
-/* Minimal protobuf wire walk over ClientMessage: NUL bytes in string fields, envelope spans. */
+/* Minimal protobuf wire walk over ClientMessage: NUL bytes, envelope spans, plain envelopes. */
+#include <stddef.h>
 #include <string.h>
 
 #include "tp_wire.h"
@@ -308,4 +309,111 @@ int tp_wire_envelope_route(tp_wire_span_t env, tp_wire_span_t *member, tp_wire_s
     if (rc != 0 || nbody != 1)
         return 0; /* malformed, no body, or several: the decoder keeps the last, merged */
     return body_route(body, bnum == 4, ref);
+}
+
+/* ---- decoding an envelope in the plain shape ---- */
+
+/* Where PurchaseRequest's (and Cancel's, cancel_offs) string field k lives; 0: not a string. */
+static const size_t request_offs[] = {
+    0,
+    offsetof(Tenderpool__V1__PurchaseRequest, request_ref),
+    0,
+    offsetof(Tenderpool__V1__PurchaseRequest, cpv),
+    offsetof(Tenderpool__V1__PurchaseRequest, item_key),
+    offsetof(Tenderpool__V1__PurchaseRequest, description),
+    offsetof(Tenderpool__V1__PurchaseRequest, quantity),
+    offsetof(Tenderpool__V1__PurchaseRequest, unit),
+    offsetof(Tenderpool__V1__PurchaseRequest, need_by),
+    offsetof(Tenderpool__V1__PurchaseRequest, delivery_zone),
+    offsetof(Tenderpool__V1__PurchaseRequest, currency),
+    offsetof(Tenderpool__V1__PurchaseRequest, max_unit_price)};
+static const size_t cancel_offs[] = {0, offsetof(Tenderpool__V1__Cancel, request_ref), 0,
+                                     offsetof(Tenderpool__V1__Cancel, reason)};
+
+/* The envelope's bytes are copied once (copy, from base); a string field is used in place in
+ * the copy, ended by a NUL written over the byte after it: always a later field's key or the
+ * byte past the envelope, never another string's content. Notes the first field holding a
+ * NUL byte, in wire order, as tp_wire_envelope_nul does. */
+typedef struct envdec {
+    const uint8_t *base;
+    char *copy;
+    const char **nul;
+} envdec_t;
+
+static char *dec_string(envdec_t *d, wreader_t s, const char *name)
+{
+    size_t off = (size_t)(s.p - d->base), n = (size_t)(s.end - s.p);
+    if (*d->nul == NULL && memchr(s.p, 0, n) != NULL)
+        *d->nul = name;
+    d->copy[off + n] = '\0';
+    return d->copy + off;
+}
+
+/* A PurchaseRequest or a Cancel (offs/names/nfields: its table) into msg, revision at rev;
+ * 0 when not in the plain shape (a field of the protocol with another wire type). */
+static int dec_body(envdec_t *d, wreader_t b, void *msg, uint32_t *rev, const size_t *offs,
+                    const char *const *names, uint32_t nfields)
+{
+    uint32_t num;
+    int wt, rc;
+    wreader_t sub = {NULL, NULL};
+    uint64_t v = 0;
+    while ((rc = next_field_v(&b, &num, &wt, &sub, &v)) == 1) {
+        if (num > WIRE_MAX_FIELD)
+            return 0;
+        if (num == 2) {
+            if (wt != 0)
+                return 0;
+            *rev = (uint32_t)v; /* protobuf-c keeps the low 32 bits; the last one wins */
+        } else if (num >= 1 && num < nfields) {
+            if (wt != 2)
+                return 0;
+            *(char **)((char *)msg + offs[num]) = dec_string(d, sub, names[num]);
+        } /* unknown fields are skipped (protobuf-c keeps them; nothing reads them) */
+    }
+    return rc == 0;
+}
+
+int tp_wire_envelope_decode(tp_wire_span_t env, tp_arena_t *ar, Tenderpool__V1__Envelope **out,
+                            const char **nul_field)
+{
+    envdec_t d = {env.p, tp_arena_alloc(ar, env.len + 1), nul_field};
+    Tenderpool__V1__Envelope *e = tp_arena_alloc(ar, sizeof(*e));
+    *e = (Tenderpool__V1__Envelope)TENDERPOOL__V1__ENVELOPE__INIT;
+    *nul_field = NULL;
+    if (env.len)
+        memcpy(d.copy, env.p, env.len);
+    d.copy[env.len] = '\0';
+    wreader_t m = {env.p, env.p + env.len}, sub = {NULL, NULL};
+    uint32_t num;
+    int wt, rc, nbody = 0;
+    uint64_t v;
+    while ((rc = next_field_v(&m, &num, &wt, &sub, &v)) == 1) {
+        if (num > WIRE_MAX_FIELD || (num >= 1 && num <= 4 && wt != 2))
+            return 0;
+        if (num == 1) {
+            e->member_id = dec_string(&d, sub, "member_id");
+        } else if (num == 4) {
+            Tenderpool__V1__Cancel *c = tp_arena_alloc(ar, sizeof(*c));
+            *c = (Tenderpool__V1__Cancel)TENDERPOOL__V1__CANCEL__INIT;
+            if (++nbody > 1 || !dec_body(&d, sub, c, &c->revision, cancel_offs, cancel_names,
+                                         sizeof(cancel_offs) / sizeof(*cancel_offs)))
+                return 0;
+            e->body_case = TENDERPOOL__V1__ENVELOPE__BODY_CANCEL;
+            e->cancel = c;
+        } else if (num == 2 || num == 3) {
+            Tenderpool__V1__PurchaseRequest *pr = tp_arena_alloc(ar, sizeof(*pr));
+            *pr = (Tenderpool__V1__PurchaseRequest)TENDERPOOL__V1__PURCHASE_REQUEST__INIT;
+            if (++nbody > 1 || !dec_body(&d, sub, pr, &pr->revision, request_offs, request_names,
+                                         sizeof(request_offs) / sizeof(*request_offs)))
+                return 0;
+            e->body_case = num == 2 ? TENDERPOOL__V1__ENVELOPE__BODY_SUBMIT
+                                    : TENDERPOOL__V1__ENVELOPE__BODY_AMEND;
+            e->submit = pr; /* submit and amend share the union */
+        }
+    }
+    if (rc != 0 || nbody != 1)
+        return 0; /* malformed, no body, or several: the decoder keeps the last, merged */
+    *out = e;
+    return 1;
 }

@@ -472,6 +472,60 @@ static uint8_t *pack_envelope(const Tenderpool__V1__Envelope *e, size_t *len)
     return buf;
 }
 
+static void check_same_string(const char *a, const char *b, const char *what)
+{
+    FUZZ_CHECK(a != NULL && b != NULL && strcmp(a, b) == 0, what);
+}
+
+/* Every field the workers read, equal in the fast decode (a) and protobuf-c's (b). */
+static void check_same_envelope(const Tenderpool__V1__Envelope *a,
+                                const Tenderpool__V1__Envelope *b)
+{
+    const char *what = "the fast envelope decode differs from protobuf-c";
+    check_same_string(a->member_id, b->member_id, what);
+    FUZZ_CHECK(a->body_case == b->body_case, what);
+    if (a->body_case == TENDERPOOL__V1__ENVELOPE__BODY_CANCEL) {
+        FUZZ_CHECK(a->cancel != NULL && b->cancel != NULL, what);
+        check_same_string(a->cancel->request_ref, b->cancel->request_ref, what);
+        FUZZ_CHECK(a->cancel->revision == b->cancel->revision, what);
+        check_same_string(a->cancel->reason, b->cancel->reason, what);
+        return;
+    }
+    const Tenderpool__V1__PurchaseRequest *p = a->submit, *q = b->submit; /* or amend */
+    FUZZ_CHECK(p != NULL && q != NULL && p->revision == q->revision, what);
+    check_same_string(p->request_ref, q->request_ref, what);
+    check_same_string(p->cpv, q->cpv, what);
+    check_same_string(p->item_key, q->item_key, what);
+    check_same_string(p->description, q->description, what);
+    check_same_string(p->quantity, q->quantity, what);
+    check_same_string(p->unit, q->unit, what);
+    check_same_string(p->need_by, q->need_by, what);
+    check_same_string(p->delivery_zone, q->delivery_zone, what);
+    check_same_string(p->currency, q->currency, what);
+    check_same_string(p->max_unit_price, q->max_unit_price, what);
+}
+
+/* The workers' one-pass decode of an envelope (tp_wire_envelope_decode) takes every envelope
+ * the supervisor routes from the wire, and gives protobuf-c's values and NUL finding. */
+static void fuzz_fast_decode(tp_wire_span_t sp, const Tenderpool__V1__Envelope *whole,
+                             const char *nul_name)
+{
+    tp_arena_t ar;
+    tp_arena_init(&ar, sp.len + 256);
+    Tenderpool__V1__Envelope *e = NULL;
+    const char *f = "unset";
+    tp_wire_span_t member, ref;
+    int rc = tp_wire_envelope_decode(sp, &ar, &e, &f);
+    int routed = tp_wire_envelope_route(sp, &member, &ref);
+    FUZZ_CHECK(rc == routed, "the fast decode and the route disagree on the plain shape");
+    if (rc == 1) {
+        check_same_envelope(e, whole);
+        FUZZ_CHECK((f == NULL) == (nul_name == NULL) && (f == NULL || strcmp(f, nul_name) == 0),
+                   "the fast decode's NUL finding differs");
+    }
+    tp_arena_release(&ar);
+}
+
 /* The worker's split of a plain batch (tp_wire_batch_items): when it accepts the frame, it
  * sees the same envelopes in the same order as the whole decode, each decoding on its own to
  * the same content, with the same NUL findings, and the same batch_id. */
@@ -504,6 +558,7 @@ static void fuzz_split(const uint8_t *data, size_t size, const Tenderpool__V1__C
         FUZZ_CHECK(tp_wire_envelope_nul(sp[i], &f) == 0, "a decodable envelope walks as malformed");
         FUZZ_CHECK((f == NULL) == (names[i] == NULL) && (f == NULL || strcmp(f, names[i]) == 0),
                    "the NUL finding differs between the split and the whole walk");
+        fuzz_fast_decode(sp[i], m->batch->items[i], names[i]);
     }
     free(sp);
 }

@@ -337,3 +337,118 @@ Test(wire, put_varint_reference_encodings)
     cr_expect_eq(tp_wire_put_varint(b, UINT64_MAX) - b, 10, "the longest varint");
     cr_expect_eq(b[9], 0x01);
 }
+
+/* The fast decode of one envelope equals protobuf-c's on every field the workers read. */
+static void expect_same_envelope(const Tenderpool__V1__Envelope *a,
+                                 const Tenderpool__V1__Envelope *b, const char *what)
+{
+    cr_expect_str_eq(a->member_id, b->member_id, "%s: member_id", what);
+    cr_assert_eq(a->body_case, b->body_case, "%s: body", what);
+    if (a->body_case == TENDERPOOL__V1__ENVELOPE__BODY_CANCEL) {
+        cr_expect_str_eq(a->cancel->request_ref, b->cancel->request_ref, "%s", what);
+        cr_expect_eq(a->cancel->revision, b->cancel->revision, "%s", what);
+        cr_expect_str_eq(a->cancel->reason, b->cancel->reason, "%s", what);
+        return;
+    }
+    const Tenderpool__V1__PurchaseRequest *p = a->submit, *q = b->submit;
+    cr_expect_eq(p->revision, q->revision, "%s: revision", what);
+    const char *const pa[] = {p->request_ref, p->cpv,     p->item_key,      p->description,
+                              p->quantity,    p->unit,    p->need_by,       p->delivery_zone,
+                              p->currency,    p->max_unit_price},
+                      *const pb[] = {q->request_ref, q->cpv,     q->item_key,      q->description,
+                                     q->quantity,    q->unit,    q->need_by,       q->delivery_zone,
+                                     q->currency,    q->max_unit_price};
+    for (size_t k = 0; k < sizeof(pa) / sizeof(*pa); k++)
+        cr_expect_str_eq(pa[k], pb[k], "%s: string field %zu", what, k);
+}
+
+/* Decodes span both ways; returns what the fast decode returned, after comparing. */
+static int fast_vs_protobuf_c(tp_wire_span_t sp, const char *what)
+{
+    tp_arena_t ar;
+    tp_arena_init(&ar, 64); /* small: strings in several chunks must work too */
+    Tenderpool__V1__Envelope *fast = NULL;
+    const char *f = "unset", *g = "unset";
+    int rc = tp_wire_envelope_decode(sp, &ar, &fast, &f);
+    Tenderpool__V1__Envelope *slow = tenderpool__v1__envelope__unpack(NULL, sp.len, sp.p);
+    if (rc == 1) {
+        cr_assert_not_null(slow, "%s: decoded fast, refused by protobuf-c", what);
+        expect_same_envelope(fast, slow, what);
+        cr_assert_eq(tp_wire_envelope_nul(sp, &g), 0);
+        cr_expect((f == NULL && g == NULL) || (f && g && strcmp(f, g) == 0),
+                  "%s: NUL finding %s against %s", what, f ? f : "none", g ? g : "none");
+    }
+    if (slow)
+        tenderpool__v1__envelope__free_unpacked(slow, NULL);
+    tp_arena_release(&ar);
+    return rc;
+}
+
+Test(wire, fast_envelope_decode_equals_protobuf_c)
+{
+    tp_test_item_t it[4] = {
+        tp_test_item_default("acme", "a"), tp_test_item_default("acme", "b~nul"),
+        {.op = "cancel", .member_id = "acme", .request_ref = "c", .revision = 2, .reason = "g~"},
+        tp_test_item_default("", "d")};
+    it[1].description = "";
+    it[1].max_unit_price = "";
+    it[2].reason = "g~";
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(9, it, 4, &len);
+    nul_at(buf, len, '~'); /* item 1's request_ref */
+    nul_at(buf, len, '~'); /* item 2's reason */
+    uint64_t id;
+    tp_wire_span_t sp[4];
+    cr_assert_eq(tp_wire_batch_items(buf, len, &id, sp, 4), 4);
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(fast_vs_protobuf_c(sp[i], "packed item"), 1, "item %d", i);
+    tp_arena_t ar;
+    tp_arena_init(&ar, 64);
+    Tenderpool__V1__Envelope *e;
+    const char *f;
+    cr_assert_eq(tp_wire_envelope_decode(sp[1], &ar, &e, &f), 1);
+    cr_expect_str_eq(f, "request_ref");
+    cr_expect_str_eq(e->submit->request_ref, "b", "cut at the NUL, as protobuf-c's C string");
+    cr_assert_eq(tp_wire_envelope_decode(sp[2], &ar, &e, &f), 1);
+    cr_expect_str_eq(f, "reason");
+    cr_expect_eq(e->body_case, TENDERPOOL__V1__ENVELOPE__BODY_CANCEL);
+    cr_expect_eq(e->cancel->revision, 2);
+    tp_arena_release(&ar);
+    free(buf);
+
+    /* hand-written: repeated fields (the last wins), unknown fields of every wire type, a
+     * revision above 2^32 (the low 32 bits), a string ending the envelope */
+    static const uint8_t repeated[] = {0x0a, 0x01, 'x', 0x1a, 0x0c, 0x0a, 0x01, 'r', 0x10,
+                                       0x03, 0x0a, 0x01, 's', 0x10, 0x04, 0x1a, 0x00, 0x0a,
+                                       0x02, 'm', '2'};
+    static const uint8_t unknown[] = {0x60, 0x05, 0x69, 1,    2, 3, 4, 5, 6, 7, 8, 0x12,
+                                      0x0e, 0x0a, 0x01, 'r',  0x65, 1, 2, 3, 4, 0x62, 0x02,
+                                      'z',  'z',  0x10, 0x01, 0x72, 0x01, 'u'};
+    static const uint8_t big_revision[] = {0x22, 0x09, 0x10, 0x85, 0x80, 0x80,
+                                           0x80, 0x10, 0x1a, 0x01, 'w'};
+    cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){repeated, sizeof(repeated)}, "repeated"), 1);
+    cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){unknown, sizeof(unknown)}, "unknown"), 1);
+    cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){big_revision, sizeof(big_revision)}, "rev"),
+                 1);
+    tp_arena_init(&ar, 64);
+    cr_assert_eq(tp_wire_envelope_decode((tp_wire_span_t){repeated, sizeof(repeated)}, &ar, &e, &f),
+                 1);
+    cr_expect_str_eq(e->member_id, "m2");
+    cr_expect_str_eq(e->amend->request_ref, "s");
+    cr_expect_eq(e->amend->revision, 4);
+    cr_expect_str_eq(e->amend->cpv, "");
+    tp_arena_release(&ar);
+
+    /* not the plain shape: left to protobuf-c */
+    static const uint8_t two_bodies[] = {0x12, 0x02, 0x0a, 0x00, 0x1a, 0x00};
+    static const uint8_t no_body[] = {0x0a, 0x01, 'm'};
+    static const uint8_t revision_as_bytes[] = {0x12, 0x03, 0x12, 0x01, 0x07};
+    static const uint8_t truncated[] = {0x12, 0x05, 0x0a, 0x01, 'r'};
+    static const uint8_t group[] = {0x0b, 0x0c, 0x12, 0x00};
+    cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){two_bodies, sizeof(two_bodies)}, "2"), 0);
+    cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){no_body, sizeof(no_body)}, "none"), 0);
+    cr_expect_eq(
+        fast_vs_protobuf_c((tp_wire_span_t){revision_as_bytes, sizeof(revision_as_bytes)}, "r"), 0);
+    cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){truncated, sizeof(truncated)}, "t"), 0);
+    cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){group, sizeof(group)}, "group"), 0);
+}
