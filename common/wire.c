@@ -314,19 +314,18 @@ int tp_wire_envelope_route(tp_wire_span_t env, tp_wire_span_t *member, tp_wire_s
 /* ---- decoding an envelope in the plain shape ---- */
 
 /* Where PurchaseRequest's (and Cancel's, cancel_offs) string field k lives; 0: not a string. */
-static const size_t request_offs[] = {
-    0,
-    offsetof(Tenderpool__V1__PurchaseRequest, request_ref),
-    0,
-    offsetof(Tenderpool__V1__PurchaseRequest, cpv),
-    offsetof(Tenderpool__V1__PurchaseRequest, item_key),
-    offsetof(Tenderpool__V1__PurchaseRequest, description),
-    offsetof(Tenderpool__V1__PurchaseRequest, quantity),
-    offsetof(Tenderpool__V1__PurchaseRequest, unit),
-    offsetof(Tenderpool__V1__PurchaseRequest, need_by),
-    offsetof(Tenderpool__V1__PurchaseRequest, delivery_zone),
-    offsetof(Tenderpool__V1__PurchaseRequest, currency),
-    offsetof(Tenderpool__V1__PurchaseRequest, max_unit_price)};
+static const size_t request_offs[] = {0,
+                                      offsetof(Tenderpool__V1__PurchaseRequest, request_ref),
+                                      0,
+                                      offsetof(Tenderpool__V1__PurchaseRequest, cpv),
+                                      offsetof(Tenderpool__V1__PurchaseRequest, item_key),
+                                      offsetof(Tenderpool__V1__PurchaseRequest, description),
+                                      offsetof(Tenderpool__V1__PurchaseRequest, quantity),
+                                      offsetof(Tenderpool__V1__PurchaseRequest, unit),
+                                      offsetof(Tenderpool__V1__PurchaseRequest, need_by),
+                                      offsetof(Tenderpool__V1__PurchaseRequest, delivery_zone),
+                                      offsetof(Tenderpool__V1__PurchaseRequest, currency),
+                                      offsetof(Tenderpool__V1__PurchaseRequest, max_unit_price)};
 static const size_t cancel_offs[] = {0, offsetof(Tenderpool__V1__Cancel, request_ref), 0,
                                      offsetof(Tenderpool__V1__Cancel, reason)};
 

@@ -352,12 +352,13 @@ static void expect_same_envelope(const Tenderpool__V1__Envelope *a,
     }
     const Tenderpool__V1__PurchaseRequest *p = a->submit, *q = b->submit;
     cr_expect_eq(p->revision, q->revision, "%s: revision", what);
-    const char *const pa[] = {p->request_ref, p->cpv,     p->item_key,      p->description,
-                              p->quantity,    p->unit,    p->need_by,       p->delivery_zone,
+    const char *const pa[] = {p->request_ref, p->cpv,           p->item_key, p->description,
+                              p->quantity,    p->unit,          p->need_by,  p->delivery_zone,
                               p->currency,    p->max_unit_price},
-                      *const pb[] = {q->request_ref, q->cpv,     q->item_key,      q->description,
-                                     q->quantity,    q->unit,    q->need_by,       q->delivery_zone,
-                                     q->currency,    q->max_unit_price};
+                      *const pb[] = {q->request_ref,   q->cpv,           q->item_key,
+                                     q->description,   q->quantity,      q->unit,
+                                     q->need_by,       q->delivery_zone, q->currency,
+                                     q->max_unit_price};
     for (size_t k = 0; k < sizeof(pa) / sizeof(*pa); k++)
         cr_expect_str_eq(pa[k], pb[k], "%s: string field %zu", what, k);
 }
@@ -387,7 +388,8 @@ static int fast_vs_protobuf_c(tp_wire_span_t sp, const char *what)
 Test(wire, fast_envelope_decode_equals_protobuf_c)
 {
     tp_test_item_t it[4] = {
-        tp_test_item_default("acme", "a"), tp_test_item_default("acme", "b~nul"),
+        tp_test_item_default("acme", "a"),
+        tp_test_item_default("acme", "b~nul"),
         {.op = "cancel", .member_id = "acme", .request_ref = "c", .revision = 2, .reason = "g~"},
         tp_test_item_default("", "d")};
     it[1].description = "";
@@ -418,12 +420,12 @@ Test(wire, fast_envelope_decode_equals_protobuf_c)
 
     /* hand-written: repeated fields (the last wins), unknown fields of every wire type, a
      * revision above 2^32 (the low 32 bits), a string ending the envelope */
-    static const uint8_t repeated[] = {0x0a, 0x01, 'x', 0x1a, 0x0c, 0x0a, 0x01, 'r', 0x10,
-                                       0x03, 0x0a, 0x01, 's', 0x10, 0x04, 0x1a, 0x00, 0x0a,
-                                       0x02, 'm', '2'};
-    static const uint8_t unknown[] = {0x60, 0x05, 0x69, 1,    2, 3, 4, 5, 6, 7, 8, 0x12,
-                                      0x0e, 0x0a, 0x01, 'r',  0x65, 1, 2, 3, 4, 0x62, 0x02,
-                                      'z',  'z',  0x10, 0x01, 0x72, 0x01, 'u'};
+    static const uint8_t repeated[] = {0x0a, 0x01, 'x',  0x1a, 0x0c, 0x0a, 0x01,
+                                       'r',  0x10, 0x03, 0x0a, 0x01, 's',  0x10,
+                                       0x04, 0x1a, 0x00, 0x0a, 0x02, 'm',  '2'};
+    static const uint8_t unknown[] = {0x60, 0x05, 0x69, 1,    2,    3,    4,    5,    6,    7,
+                                      8,    0x12, 0x0e, 0x0a, 0x01, 'r',  0x65, 1,    2,    3,
+                                      4,    0x62, 0x02, 'z',  'z',  0x10, 0x01, 0x72, 0x01, 'u'};
     static const uint8_t big_revision[] = {0x22, 0x09, 0x10, 0x85, 0x80, 0x80,
                                            0x80, 0x10, 0x1a, 0x01, 'w'};
     cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){repeated, sizeof(repeated)}, "repeated"), 1);
