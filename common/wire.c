@@ -26,27 +26,32 @@ static int varint_max(wreader_t *r, uint64_t *v, int maxbytes)
     return -1;
 }
 
-static int varint(wreader_t *r, uint64_t *v)
+/* A varint whose first byte is the whole of it (the usual case), else varint_max's loop. */
+static inline int varint_fast(wreader_t *r, uint64_t *v, int maxbytes)
 {
-    return varint_max(r, v, 10);
+    if (r->p < r->end && *r->p < 0x80) {
+        *v = *r->p++;
+        return 0;
+    }
+    return varint_max(r, v, maxbytes);
 }
 
 /* The next field: its number, for length-delimited ones its bytes in *sub (wt 2), for varints
  * their value in *val (wt 0); fixed-size ones are skipped. 1 read, 0 at the end, -1 malformed. */
-static int next_field_v(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub, uint64_t *val)
+static inline int next_field_v(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub, uint64_t *val)
 {
     uint64_t key, v;
     if (r->p >= r->end)
         return 0;
     /* as protobuf-c's parse_tag_and_wiretype: at most 5 bytes, and a first byte with tag bits
      * or a continuation (so field 0 is refused unless written overlong, then an unknown field) */
-    if ((*r->p & 0xf8) == 0 || varint_max(r, &key, 5) < 0 || (key >> 3) > UINT32_MAX)
+    if ((*r->p & 0xf8) == 0 || varint_fast(r, &key, 5) < 0 || (key >> 3) > UINT32_MAX)
         return -1;
     *num = (uint32_t)(key >> 3);
     *wt = (int)(key & 7);
     switch (*wt) {
     case 0:
-        return varint(r, val) < 0 ? -1 : 1;
+        return varint_fast(r, val, 10) < 0 ? -1 : 1;
     case 1:
     case 5: {
         size_t n = *wt == 1 ? 8 : 4;
@@ -56,7 +61,7 @@ static int next_field_v(wreader_t *r, uint32_t *num, int *wt, wreader_t *sub, ui
         return 1;
     }
     case 2:
-        if (varint_max(r, &v, 5) < 0 || v > (uint64_t)(r->end - r->p))
+        if (varint_fast(r, &v, 5) < 0 || v > (uint64_t)(r->end - r->p))
             return -1;
         sub->p = r->p;
         sub->end = r->p + v;
