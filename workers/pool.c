@@ -29,7 +29,12 @@ struct tp_pool {
 
 static bool field_ok(const char *s)
 {
-    return s != NULL && s[0] != '\0' && strchr(s, KEY_SEP) == NULL;
+    if (s == NULL || s[0] == '\0')
+        return false;
+    for (; *s; s++) /* short fields: a loop beats a call to strchr */
+        if (*s == KEY_SEP)
+            return false;
+    return true;
 }
 
 static bool cpv_ok(const char *cpv)

@@ -94,9 +94,9 @@ void tp_worker_pool_prefetch(tp_worker_t *w, tp_item_t *it, int stage)
         return;
     tp_reqindex_prefetch_hashed(w->ix, it->ix_hash, stage);
     if (stage == 0) {
-        tp_pool_key_t key;
-        it->pool_hash =
-            it->req.op != TP_OP_CANCEL && item_key(w, it, &key) == 0 ? tp_pool_key_hash(&key) : 0;
+        it->pool_hash = it->req.op != TP_OP_CANCEL && item_key(w, it, &it->pool_key) == 0
+                            ? tp_pool_key_hash(&it->pool_key)
+                            : 0;
     }
     if (it->pool_hash)
         tp_pool_prefetch(w->pool, it->pool_hash, stage);
@@ -113,7 +113,9 @@ void tp_worker_pool_committed(tp_worker_t *w, const tp_item_t *it)
         return;
     tp_pool_line_t pl;
     memset(&pl, 0, sizeof(pl));
-    if (item_key(w, it, &pl.key) < 0) {
+    if (it->pool_hash)
+        pl.key = it->pool_key; /* the prefetch built it, for the same round and strings */
+    else if (item_key(w, it, &pl.key) < 0) {
         pool_lost(w, "no consolidation key", e);
         return;
     }

@@ -643,12 +643,23 @@ static tp_commit_result_t commit_fail(tp_store_t *st, PGresult *r, bool lost)
     return lost ? TP_COMMIT_LOST : TP_COMMIT_FAILED;
 }
 
+/* libpq copies what PQputCopyData is given into its output buffer and, after each partial
+ * send, moves the unsent rest to the buffer's front: handed a whole group (a megabyte under
+ * load) it moved every byte two or three times. So it gets one chunk at a time, each once
+ * the previous one has left (PQflush 0): one copy, rests of at most a chunk. */
+#define TP_COPY_CHUNK (64 * 1024)
+
 static tp_commit_result_t commit_send(tp_store_t *st)
 {
     while (st->csent < st->cbuf->len) {
+        int f = PQflush(st->wconn);
+        if (f < 0)
+            return commit_fail(st, NULL, true);
+        if (f > 0)
+            return TP_COMMIT_PENDING; /* SENDING: polled for POLLOUT */
         size_t n = st->cbuf->len - st->csent;
-        if (n > 1 << 20)
-            n = 1 << 20;
+        if (n > TP_COPY_CHUNK)
+            n = TP_COPY_CHUNK;
         int rc = PQputCopyData(st->wconn, st->cbuf->data + st->csent, (int)n);
         if (rc < 0)
             return commit_fail(st, NULL, true);

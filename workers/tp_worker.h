@@ -50,6 +50,7 @@ typedef struct tp_item {
     uint32_t member;    /* interned */
     uint32_t ix_hash;   /* tp_reqindex_hash(member, req.request_ref) */
     uint64_t pool_hash; /* tp_pool_key_hash of its line's key, set by the prefetch after commit */
+    tp_pool_key_t pool_key; /* that key, when pool_hash is set (borrows req's strings) */
     uint64_t content_hash;
     uint64_t server_seq;
     uint32_t round;
