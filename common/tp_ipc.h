@@ -142,13 +142,19 @@ uint32_t tp_route_worker_n(const char *member_id, size_t mlen, const char *reque
  * paths hash short fields and single separator bytes. Stored values (content_hash) depend on
  * it: never change the function. */
 #define TP_FNV_INIT 0xcbf29ce484222325ULL
+#define TP_FNV_PRIME 0x100000001b3ULL
 static inline uint64_t tp_fnv1a(uint64_t h, const void *data, size_t len)
 {
     const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) { /* unrolled: the same steps, less loop overhead */
+        h = (h ^ p[i]) * TP_FNV_PRIME;
+        h = (h ^ p[i + 1]) * TP_FNV_PRIME;
+        h = (h ^ p[i + 2]) * TP_FNV_PRIME;
+        h = (h ^ p[i + 3]) * TP_FNV_PRIME;
     }
+    for (; i < len; i++)
+        h = (h ^ p[i]) * TP_FNV_PRIME;
     return h;
 }
 

@@ -65,4 +65,10 @@ int tp_wire_envelope_nul(tp_wire_span_t env, const char **field);
 int tp_wire_envelope_decode(tp_wire_span_t env, tp_arena_t *ar, Tenderpool__V1__Envelope **out,
                             const char **nul_field);
 
+/* A BatchAck{batch_id, acks} as protobuf-c packs it, wrapped in a ServerMessage when
+ * wrapped is nonzero (the reply to a batch one worker answers whole); out NULL: only the
+ * size. One pass over each ack to size it and one to write it, no allocation. */
+size_t tp_wire_put_acks(uint8_t *out, int wrapped, uint64_t batch_id,
+                        Tenderpool__V1__Ack *const *acks, size_t n);
+
 #endif

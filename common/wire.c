@@ -421,3 +421,71 @@ int tp_wire_envelope_decode(tp_wire_span_t env, tp_arena_t *ar, Tenderpool__V1__
     *out = e;
     return 1;
 }
+
+/* ---- encoding the workers' acks ---- */
+
+/* A proto3 string field (tag: its key byte): nothing when empty, as protobuf-c packs it. */
+static size_t put_string(uint8_t *p, uint8_t tag, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0)
+        return 0;
+    if (p) {
+        *p++ = tag;
+        p = tp_wire_put_varint(p, n);
+        memcpy(p, s, n);
+    }
+    return 1 + varint_len(n) + n;
+}
+
+/* A proto3 varint field: nothing when 0. */
+static size_t put_uint(uint8_t *p, uint8_t tag, uint64_t v)
+{
+    if (v == 0)
+        return 0;
+    if (p) {
+        *p++ = tag;
+        tp_wire_put_varint(p, v);
+    }
+    return 1 + varint_len(v);
+}
+
+/* One Ack's fields in field order, as protobuf-c packs them; out NULL: only the size. */
+static size_t put_ack(uint8_t *out, const Tenderpool__V1__Ack *a)
+{
+    size_t n = 0;
+    n += put_string(out ? out + n : NULL, 0x0a, a->request_ref);
+    n += put_uint(out ? out + n : NULL, 0x10, a->revision);
+    /* an enum is an int32: a negative one is sign-extended to ten bytes */
+    n += put_uint(out ? out + n : NULL, 0x18, (uint64_t)(int64_t)a->status);
+    n += put_string(out ? out + n : NULL, 0x22, a->error_code);
+    n += put_string(out ? out + n : NULL, 0x2a, a->detail);
+    n += put_string(out ? out + n : NULL, 0x32, a->round_id);
+    n += put_uint(out ? out + n : NULL, 0x38, a->server_seq);
+    return n;
+}
+
+size_t tp_wire_put_acks(uint8_t *out, int wrapped, uint64_t batch_id,
+                        Tenderpool__V1__Ack *const *acks, size_t n)
+{
+    size_t inner = put_uint(NULL, 0x08, batch_id);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = put_ack(NULL, acks[i]);
+        inner += 1 + varint_len(k) + k;
+    }
+    size_t total = wrapped ? 1 + varint_len(inner) + inner : inner;
+    if (out == NULL)
+        return total;
+    uint8_t *p = out;
+    if (wrapped) {
+        *p++ = 0x0a; /* ServerMessage.batch_ack */
+        p = tp_wire_put_varint(p, inner);
+    }
+    p += put_uint(p, 0x08, batch_id);
+    for (size_t i = 0; i < n; i++) {
+        *p++ = 0x12; /* BatchAck.acks */
+        p = tp_wire_put_varint(p, put_ack(NULL, acks[i]));
+        p += put_ack(p, acks[i]);
+    }
+    return total;
+}

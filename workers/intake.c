@@ -23,24 +23,10 @@ static void reply_free(tp_reply_t *r)
 
 static void reply_send(tp_worker_t *w, tp_reply_t *r)
 {
-    Tenderpool__V1__BatchAck ba = TENDERPOOL__V1__BATCH_ACK__INIT;
-    ba.batch_id = r->batch_id;
-    ba.n_acks = r->n;
-    ba.acks = r->ackp;
-    size_t len;
-    uint8_t *buf;
-    if (r->flags & TP_IPC_F_WHOLE) {
-        Tenderpool__V1__ServerMessage sm = TENDERPOOL__V1__SERVER_MESSAGE__INIT;
-        sm.kind_case = TENDERPOOL__V1__SERVER_MESSAGE__KIND_BATCH_ACK;
-        sm.batch_ack = &ba;
-        len = tenderpool__v1__server_message__get_packed_size(&sm);
-        buf = xmalloc(len);
-        tenderpool__v1__server_message__pack(&sm, buf);
-    } else {
-        len = tenderpool__v1__batch_ack__get_packed_size(&ba);
-        buf = xmalloc(len);
-        tenderpool__v1__batch_ack__pack(&ba, buf);
-    }
+    int wrapped = (r->flags & TP_IPC_F_WHOLE) != 0; /* the supervisor forwards it as is */
+    size_t len = tp_wire_put_acks(NULL, wrapped, r->batch_id, r->ackp, r->n);
+    uint8_t *buf = xmalloc(len ? len : 1);
+    tp_wire_put_acks(buf, wrapped, r->batch_id, r->ackp, r->n);
     tp_worker_send(w, TP_IPC_BATCH_ACKS, r->token, r->flags, buf, len);
     free(buf);
     reply_free(r);

@@ -481,8 +481,11 @@ tp_pool_agg_t *tp_pool_get(tp_pool_t *p, const tp_pool_key_t *key)
 
 tp_pool_agg_t *tp_pool_get_hashed(tp_pool_t *p, const tp_pool_key_t *key, uint64_t h)
 {
-    if (!key_ok(key))
-        return NULL;
+    return key_ok(key) ? tp_pool_get_built(p, key, h) : NULL;
+}
+
+tp_pool_agg_t *tp_pool_get_built(tp_pool_t *p, const tp_pool_key_t *key, uint64_t h)
+{
     tp_pool_agg_t *a = p->slots[slot_find(p, key, h)];
     return a ? a : table_insert(p, key);
 }

@@ -28,14 +28,14 @@ void tp_worker_pool_reset(tp_worker_t *w)
 }
 
 /* Add the line described by l (agg unset) to the lot of `key` (key_hash: its hash, or 0)
- * and attach it to e. */
+ * and attach it to e. Every key here comes from tp_pool_key_build (the committed item's, or
+ * the stored line's in store.c), which checked it. */
 static int attach(tp_worker_t *w, tp_reqent_t *e, const tp_pool_key_t *key, uint64_t key_hash,
                   const tp_line_t *l)
 {
     tp_dec_t base, value;
     bool priced;
-    tp_pool_agg_t *a =
-        tp_pool_get_hashed(w->pool, key, key_hash ? key_hash : tp_pool_key_hash(key));
+    tp_pool_agg_t *a = tp_pool_get_built(w->pool, key, key_hash ? key_hash : tp_pool_key_hash(key));
     if (a == NULL || tp_line_contrib(l, &base, &value, &priced) < 0 ||
         tp_pool_agg_add(w->pool, a, tp_reqindex_member_name(w->ix, e->member), &base,
                         priced ? &value : NULL, l->need_by) < 0)

@@ -121,6 +121,9 @@ int tp_pool_remove(tp_pool_t *p, const tp_pool_line_t *line) __attribute__((warn
 tp_pool_agg_t *tp_pool_get(tp_pool_t *p, const tp_pool_key_t *key);
 /* The same with h = tp_pool_key_hash(key) already computed. */
 tp_pool_agg_t *tp_pool_get_hashed(tp_pool_t *p, const tp_pool_key_t *key, uint64_t h);
+/* tp_pool_get_hashed for a key tp_pool_key_build returned 0 for and nobody changed since:
+ * its fields are not checked again (the per-request path after a commit). */
+tp_pool_agg_t *tp_pool_get_built(tp_pool_t *p, const tp_pool_key_t *key, uint64_t h);
 /* Prefetches a later tp_pool_get of the key hashed h (tp_pool_key_hash): stage 0 loads its
  * slot, stage 1 (a few lines later) the aggregate in it, stage 2 (later still) the middle of
  * its member and day arrays. Each stage reads only what the earlier ones loaded. */

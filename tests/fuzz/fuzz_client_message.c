@@ -358,6 +358,12 @@ static void check_batch_reply(uint64_t batch_id, Tenderpool__V1__Ack **ackp, siz
     size_t len = tenderpool__v1__server_message__get_packed_size(&sm);
     uint8_t *buf = malloc(len ? len : 1);
     FUZZ_CHECK(buf != NULL && tenderpool__v1__server_message__pack(&sm, buf) == len, NULL);
+    /* the workers encode their replies with tp_wire_put_acks: protobuf-c's bytes exactly */
+    uint8_t *own = malloc(len ? len : 1);
+    FUZZ_CHECK(own != NULL && tp_wire_put_acks(NULL, 1, batch_id, ackp, n) == len &&
+                   tp_wire_put_acks(own, 1, batch_id, ackp, n) == len && memcmp(own, buf, len) == 0,
+               "tp_wire_put_acks differs from protobuf-c's pack");
+    free(own);
     Tenderpool__V1__ServerMessage *back = tenderpool__v1__server_message__unpack(NULL, len, buf);
     FUZZ_CHECK(back != NULL && back->batch_ack != NULL && back->batch_ack->n_acks == n, NULL);
     for (size_t i = 0; i < n; i++)

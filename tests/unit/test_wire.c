@@ -454,3 +454,55 @@ Test(wire, fast_envelope_decode_equals_protobuf_c)
     cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){truncated, sizeof(truncated)}, "t"), 0);
     cr_expect_eq(fast_vs_protobuf_c((tp_wire_span_t){group, sizeof(group)}, "group"), 0);
 }
+
+/* The workers' ack encoder gives protobuf-c's bytes, bare and wrapped, for acks with every
+ * field empty or set: zero values left out, lengths of one and two bytes, a 64-bit seq. */
+Test(wire, put_acks_is_what_protobuf_c_packs)
+{
+    static const char *const strs[] = {"", "r1", "INVALID_FIELD", NULL};
+    char longdetail[300];
+    memset(longdetail, 'd', sizeof(longdetail) - 1);
+    longdetail[sizeof(longdetail) - 1] = '\0';
+    enum { N = 40 };
+    Tenderpool__V1__Ack acks[N], *ackp[N];
+    unsigned seed = 7;
+    for (int i = 0; i < N; i++) {
+        tenderpool__v1__ack__init(&acks[i]);
+        seed = seed * 1103515245u + 12345u;
+        acks[i].request_ref = (char *)(strs[seed % 3]);
+        acks[i].revision = (seed >> 4) % 3 == 0 ? 0 : (seed >> 4) % 300;
+        acks[i].status = (Tenderpool__V1__Status)((seed >> 8) % 6);
+        acks[i].error_code = (char *)(strs[(seed >> 12) % 3]);
+        acks[i].detail = (seed >> 14) % 4 == 0 ? longdetail : (char *)strs[(seed >> 16) % 3];
+        acks[i].round_id = (char *)((seed >> 18) % 2 ? "2026-W48" : "");
+        acks[i].server_seq = (seed >> 20) % 3 == 0 ? 0 : ((uint64_t)seed << 30) + i;
+        ackp[i] = &acks[i];
+    }
+    const uint64_t ids[] = {0, 1, 300, UINT64_MAX};
+    for (size_t k = 0; k < sizeof(ids) / sizeof(*ids); k++)
+        for (size_t n = 0; n <= N; n += (n < 3 ? 1 : 13)) {
+            Tenderpool__V1__BatchAck ba = TENDERPOOL__V1__BATCH_ACK__INIT;
+            ba.batch_id = ids[k];
+            ba.n_acks = n;
+            ba.acks = ackp;
+            Tenderpool__V1__ServerMessage sm = TENDERPOOL__V1__SERVER_MESSAGE__INIT;
+            sm.kind_case = TENDERPOOL__V1__SERVER_MESSAGE__KIND_BATCH_ACK;
+            sm.batch_ack = &ba;
+            for (int wrapped = 0; wrapped < 2; wrapped++) {
+                size_t want = wrapped ? tenderpool__v1__server_message__get_packed_size(&sm)
+                                      : tenderpool__v1__batch_ack__get_packed_size(&ba);
+                uint8_t *a = malloc(want + 1), *b = malloc(want + 1);
+                if (wrapped)
+                    tenderpool__v1__server_message__pack(&sm, a);
+                else
+                    tenderpool__v1__batch_ack__pack(&ba, a);
+                cr_assert_eq(tp_wire_put_acks(NULL, wrapped, ids[k], ackp, n), want,
+                             "size, id %zu, %zu acks, wrapped %d", k, n, wrapped);
+                cr_assert_eq(tp_wire_put_acks(b, wrapped, ids[k], ackp, n), want);
+                cr_expect_eq(memcmp(a, b, want), 0, "bytes, id %zu, %zu acks, wrapped %d", k, n,
+                             wrapped);
+                free(a);
+                free(b);
+            }
+        }
+}
