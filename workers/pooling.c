@@ -139,21 +139,10 @@ typedef struct packctx {
 static int pack_one(const tp_pool_agg_t *a, void *arg)
 {
     packctx_t *pc = arg;
-    char *out;
-    size_t n;
-    if (tp_pool_agg_pack(a, &out, &n) < 0 || n > UINT32_MAX) {
+    if (tp_pool_agg_pack_append(a, &pc->buf, &pc->len, &pc->cap) < 0) {
         pc->failed = 1;
         return -1;
     }
-    if (pc->len + 4 + n > pc->cap) {
-        pc->cap = (pc->len + 4 + n) * 2;
-        pc->buf = xrealloc(pc->buf, pc->cap);
-    }
-    uint32_t n32 = (uint32_t)n;
-    memcpy(pc->buf + pc->len, &n32, 4);
-    memcpy(pc->buf + pc->len + 4, out, n);
-    pc->len += 4 + n;
-    free(out);
     return 0;
 }
 

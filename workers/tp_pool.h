@@ -188,6 +188,11 @@ bool tp_pool_viable(const tp_pool_agg_t *a, int min_members);
  * *out is malloc'd (the caller frees it). 0, or -1. */
 int tp_pool_agg_pack(const tp_pool_agg_t *a, char **out, size_t *outlen)
     __attribute__((warn_unused_result));
+/* The same bytes appended to the growing buffer *buf (*len used of *cap), after their length
+ * as a host-order u32: one buffer for many aggregates, as a close's partials travel. 0, or -1
+ * (nothing appended). */
+int tp_pool_agg_pack_append(const tp_pool_agg_t *a, char **buf, size_t *len, size_t *cap)
+    __attribute__((warn_unused_result));
 /* Parse and check a packed aggregate (counts consistent, members and days sorted and
  * distinct): a new standalone aggregate, or NULL when the bytes are malformed. */
 tp_pool_agg_t *tp_pool_agg_unpack(const void *buf, size_t len) __attribute__((warn_unused_result));

@@ -444,6 +444,20 @@ Test(pool, pack_roundtrip_and_malformed_input)
         free(bad);
     }
     cr_expect_null(tp_pool_agg_unpack("XXAGG1", 6));
+
+    /* appended as a close's partials travel: [u32 length][the same bytes], twice */
+    char *all = NULL;
+    size_t alen = 0, acap = 0;
+    cr_assert_eq(tp_pool_agg_pack_append(g, &all, &alen, &acap), 0);
+    cr_assert_eq(tp_pool_agg_pack_append(u, &all, &alen, &acap), 0);
+    cr_assert_eq(alen, 2 * (4 + len));
+    for (int k = 0; k < 2; k++) {
+        uint32_t n32;
+        memcpy(&n32, all + k * (4 + len), 4);
+        cr_expect_eq(n32, len);
+        cr_expect_eq(memcmp(all + k * (4 + len) + 4, buf, len), 0, "copy %d", k);
+    }
+    free(all);
     free(buf);
     tp_pool_agg_destroy(&u);
     tp_pool_destroy(&p);
@@ -759,4 +773,47 @@ Test(pool, prefetch_reads_nothing_it_must_not_and_changes_nothing)
     cr_expect_str_eq(fmt(&a->total), "12");
     cr_expect_eq(a->requests, 1);
     tp_pool_destroy(&p);
+}
+
+/* Many lines on overlapping days (some negative), spread over three partials: merged in any
+ * order, the aggregate packs byte for byte like one pool holding every line (the days merge
+ * linearly, the packed integers are formatted without snprintf). */
+Test(pool, merge_many_days_equals_one_pool)
+{
+    static const char *const members[] = {"acme", "bolt", "core", "dyn"};
+    tp_pool_t *part[3] = {tp_pool_new(), tp_pool_new(), tp_pool_new()}, *one = tp_pool_new();
+    tp_pool_line_t l[300];
+    unsigned seed = 11;
+    for (int i = 0; i < 300; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int day = (int)((seed >> 8) % 97) - 20; /* -20 .. 76: shared and negative days */
+        l[i] = mkline("R", "x", "KGM", "2", members[(seed >> 4) % 4],
+                      (seed >> 20) % 2 ? "1.5" : NULL, day);
+        add(part[(seed >> 16) % 3], &l[i]);
+        add(one, &l[i]);
+    }
+    static const int orders[][3] = {{0, 1, 2}, {2, 0, 1}, {1, 2, 0}};
+    char *want;
+    size_t wl;
+    cr_assert_eq(tp_pool_agg_pack(agg_of(one, &l[0]), &want, &wl), 0);
+    for (size_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
+        tp_pool_agg_t *m = roundtrip(agg_of(part[orders[o][0]], &l[0]));
+        for (int k = 1; k < 3; k++) {
+            tp_pool_agg_t *u = roundtrip(agg_of(part[orders[o][k]], &l[0]));
+            cr_assert_eq(tp_pool_merge(m, u), 0);
+            tp_pool_agg_destroy(&u);
+        }
+        cr_expect_eq(m->requests, 300);
+        cr_expect_eq(tp_pool_agg_need_by_min(m), tp_pool_agg_need_by_min(agg_of(one, &l[0])));
+        char *got;
+        size_t gl;
+        cr_assert_eq(tp_pool_agg_pack(m, &got, &gl), 0);
+        cr_expect(gl == wl && memcmp(got, want, wl) == 0, "order %zu: merged == one pool", o);
+        free(got);
+        tp_pool_agg_destroy(&m);
+    }
+    free(want);
+    for (int i = 0; i < 3; i++)
+        tp_pool_destroy(&part[i]);
+    tp_pool_destroy(&one);
 }
