@@ -7,7 +7,9 @@
 #include "tp_log.h"
 #include "tp_mem.h"
 #include "tp_pg.h"
+#include "tp_history.h"
 #include "tp_store.h"
+#include "tp_store_sql.h"
 #include "tp_validate.h"
 
 #define TP_SEQ_BLOCK 65536
@@ -198,22 +200,9 @@ int tp_store_load_cpv(tp_store_t *st, tp_cpv_set_t *set, char *err, size_t errle
     return 0;
 }
 
-static uint8_t rstate_of(const char *s)
-{
-    if (strcmp(s, "awarded") == 0)
-        return TP_RS_POOLED; /* for intake decisions an awarded request is a pooled one */
-    static const char *names[] = {"open", "carried_over", "pooled", "unpooled", "cancelled"};
-    for (uint8_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
-    return TP_RS_OPEN;
-}
-
-/* One COPY OUT line: member, ref, revision, op, server_seq, content_hash, round, state,
- * carries, then for an open or carried-over request its line: cpv, item_key, unit,
- * delivery_zone, currency, quantity, max_unit_price (\N: none), need_by (days since 1970). */
-#define TP_LOAD_FIELDS 17
-#define TP_LOAD_LINE 9 /* index of the first line field */
+/* One COPY OUT line of TP_STORE_LOAD_REVISIONS_SQL. */
+#define TP_LOAD_FIELDS 15
+#define TP_LOAD_LINE 7 /* index of the first line field */
 
 /* COPY text escapes a backslash as "\\" (identifiers hold none; item keys may): undo it. */
 static void copy_unescape(char *s)
@@ -230,24 +219,41 @@ static void copy_unescape(char *s)
     *d = '\0';
 }
 
-static int load_pool_line(const tp_store_loader_t *ld, tp_reqent_t *e, char **f, const char *round)
+/* The amounts of an open line (its key is built). */
+static int line_amounts(tp_pool_line_t *pl, char **f)
 {
-    tp_pool_line_t pl;
-    memset(&pl, 0, sizeof(pl));
-    copy_unescape(f[TP_LOAD_LINE + 1]);
-    pl.unit = tp_unit_find(f[TP_LOAD_LINE + 2]);
-    pl.has_max_price = strcmp(f[TP_LOAD_LINE + 6], "\\N") != 0;
-    if (pl.unit == NULL ||
-        tp_pool_key_build(&pl.key, round, f[TP_LOAD_LINE], f[TP_LOAD_LINE + 1], pl.unit,
-                          f[TP_LOAD_LINE + 3], f[TP_LOAD_LINE + 4]) < 0 ||
-        tp_dec_from_str(f[TP_LOAD_LINE + 5], &pl.quantity) < 0 ||
-        (pl.has_max_price && tp_dec_from_str(f[TP_LOAD_LINE + 6], &pl.max_unit_price) < 0))
+    pl->has_max_price = strcmp(f[TP_LOAD_LINE + 6], "\\N") != 0;
+    if (tp_dec_from_str(f[TP_LOAD_LINE + 5], &pl->quantity) < 0 ||
+        (pl->has_max_price && tp_dec_from_str(f[TP_LOAD_LINE + 6], &pl->max_unit_price) < 0))
         return -1;
-    pl.need_by = (int32_t)strtol(f[TP_LOAD_LINE + 7], NULL, 10);
-    return ld->line(ld->ctx, e, &pl, atoi(f[8]));
+    pl->need_by = (int32_t)strtol(f[TP_LOAD_LINE + 7], NULL, 10);
+    return 0;
 }
 
-static int load_line(const tp_store_loader_t *ld, char *line)
+/* Where a submit or amend stands now: its home round when that is not closed, else where
+ * the closes moved it (tp_history_walk). A line whose key cannot be built in a closed round
+ * stays there unpooled, as the SQL walk leaves a line without a lot key hash. */
+static int place(const tp_history_t *hist, tp_pool_line_t *pl, char **f, tp_history_pos_t *pos)
+{
+    const char *home = f[6];
+    *pos = (tp_history_pos_t){.round_id = home, .carries = 0, .state = TP_RS_OPEN};
+    copy_unescape(f[TP_LOAD_LINE + 1]);
+    pl->unit = tp_unit_find(f[TP_LOAD_LINE + 2]);
+    int built = pl->unit ? tp_pool_key_build(&pl->key, home, f[TP_LOAD_LINE], f[TP_LOAD_LINE + 1],
+                                             pl->unit, f[TP_LOAD_LINE + 3], f[TP_LOAD_LINE + 4])
+                         : -1;
+    if (!tp_history_closed(hist, home))
+        return built;
+    char id[TP_POOL_LOT_ID_MAX];
+    if (built < 0 || tp_pool_lot_id(&pl->key, id, sizeof(id)) < 0) {
+        pos->state = TP_RS_UNPOOLED;
+        return 0;
+    }
+    tp_history_walk(hist, home, id + strlen(id) - 12, pos);
+    return 0;
+}
+
+static int load_line(const tp_store_loader_t *ld, const tp_history_t *hist, char *line)
 {
     char *f[TP_LOAD_FIELDS];
     int n = 0;
@@ -271,39 +277,49 @@ static int load_line(const tp_store_loader_t *ld, char *line)
     e->op = (uint8_t)atoi(f[3]);
     e->server_seq = strtoull(f[4], NULL, 10);
     e->content_hash = (uint64_t)strtoll(f[5], NULL, 10);
-    e->round = tp_reqindex_round(ix, f[6]);
-    e->state = rstate_of(f[7]);
-    if ((e->state == TP_RS_OPEN || e->state == TP_RS_CARRIED_OVER) && e->op != TP_OP_CANCEL &&
-        ld->line && load_pool_line(ld, e, f, tp_reqindex_round_name(ix, e->round)) < 0)
+    if (e->op == TP_OP_CANCEL) { /* a cancel stays where it was stored */
+        e->round = tp_reqindex_round(ix, f[6]);
+        e->state = TP_RS_CANCELLED;
+        return 0;
+    }
+    tp_pool_line_t pl;
+    memset(&pl, 0, sizeof(pl));
+    tp_history_pos_t pos;
+    int rc = place(hist, &pl, f, &pos);
+    e->round = tp_reqindex_round(ix, pos.round_id);
+    e->state = (uint8_t)pos.state;
+    if (rc < 0 || (pos.state != TP_RS_OPEN && pos.state != TP_RS_CARRIED_OVER) || ld->line == NULL)
+        return rc;
+    pl.key.round_id = tp_reqindex_round_name(ix, e->round);
+    if (line_amounts(&pl, f) < 0)
         return -1;
+    return ld->line(ld->ctx, e, &pl, pos.carries);
+}
+
+/* The closes so far (TP_STORE_LOAD_ROUNDS_SQL, TP_STORE_LOAD_LOTS_SQL) into hist. */
+static int load_history(tp_store_t *st, tp_history_t *hist, char *err, size_t errlen)
+{
+    PGresult *r = tp_pg_query(st->qconn, "load closed rounds", err, errlen,
+                              TP_STORE_LOAD_ROUNDS_SQL, 0, NULL);
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        tp_history_add_round(hist, PQgetvalue(r, i, 0), atoi(PQgetvalue(r, i, 1)));
+    PQclear(r);
+    r = tp_pg_query(st->qconn, "load carrying lots", err, errlen, TP_STORE_LOAD_LOTS_SQL, 0, NULL);
+    if (r == NULL)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        tp_history_add_lot(hist, PQgetvalue(r, i, 0),
+                           PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1));
+    PQclear(r);
     return 0;
 }
 
-/* The latest revision of every request; where it stands is walked only for requests whose
- * revision is in a closed round (the others are where their revision put them). */
-static const char tp_load_sql[] =
-    "COPY (WITH cur AS (SELECT DISTINCT ON (member_id, request_ref) member_id, request_ref, "
-    "revision, op, server_seq, content_hash, round_id, left(cpv, 8) AS cpv, item_key, unit, "
-    "delivery_zone, currency, quantity, max_unit_price, need_by - date '1970-01-01' AS need_by "
-    "FROM tenderpool.revision ORDER BY member_id, request_ref, revision DESC), "
-    "moved AS (SELECT member_id, request_ref, round_id, state, carries FROM "
-    "tenderpool.request_position_of(NULL, coalesce((SELECT array_agg(round_id) FROM "
-    "tenderpool.round WHERE status = 'closed'), '{}'))), "
-    "pos AS (SELECT c.*, coalesce(m.round_id, c.round_id) AS now_round, "
-    "coalesce(m.state, CASE WHEN c.op = 3 THEN 'cancelled' ELSE 'open' END) AS state, "
-    "coalesce(m.carries, 0) AS carries FROM cur c LEFT JOIN moved m USING (member_id, "
-    "request_ref)) "
-    "SELECT member_id, request_ref, revision, op, server_seq, content_hash, now_round, state, "
-    "carries, l.* FROM pos LEFT JOIN LATERAL (SELECT cpv, item_key, unit, delivery_zone, "
-    "currency, quantity, max_unit_price, need_by WHERE state IN ('open', 'carried_over')) l "
-    "ON true) TO STDOUT";
-
-int tp_store_load_state(tp_store_t *st, const tp_store_loader_t *ld, char *err, size_t errlen)
+static int load_revisions(tp_store_t *st, const tp_store_loader_t *ld, const tp_history_t *hist,
+                          char *err, size_t errlen)
 {
-    /* Identifiers are [A-Za-z0-9._:/-] and need no unescaping (item keys are unescaped). The
-     * round and state are where the request stands now (closes carry requests on), as the
-     * public view says. */
-    PGresult *r = PQexec(st->qconn, tp_load_sql);
+    PGresult *r = PQexec(st->qconn, TP_STORE_LOAD_REVISIONS_SQL);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         tp_pg_error(r, st->qconn, "load request state", err, errlen);
         PQclear(r);
@@ -313,7 +329,7 @@ int tp_store_load_state(tp_store_t *st, const tp_store_loader_t *ld, char *err, 
     char *buf;
     int len, bad = 0;
     while ((len = PQgetCopyData(st->qconn, &buf, 0)) > 0) {
-        if (load_line(ld, buf) < 0)
+        if (load_line(ld, hist, buf) < 0)
             bad++;
         PQfreemem(buf);
     }
@@ -327,6 +343,28 @@ int tp_store_load_state(tp_store_t *st, const tp_store_loader_t *ld, char *err, 
     if (bad)
         tp_warn("load request state: %d unreadable rows ignored", bad);
     return ok ? 0 : -1;
+}
+
+int tp_store_load_state(tp_store_t *st, const tp_store_loader_t *ld, char *err, size_t errlen)
+{
+    /* The closes so far, then every request's latest revision placed by them: PostgreSQL
+     * sends each stored line once, and each worker walks only its own requests. */
+    if (tp_pg_exec(st->qconn, "load request state", err, errlen, TP_STORE_LOAD_BEGIN_SQL, 0, NULL) <
+        0)
+        return -1;
+    tp_history_t *hist = tp_history_new();
+    int rc = load_history(st, hist, err, errlen);
+    if (rc == 0)
+        rc = load_revisions(st, ld, hist, err, errlen);
+    tp_history_destroy(&hist);
+    char end_err[256];
+    if (tp_pg_exec(st->qconn, "end the state load", end_err, sizeof(end_err),
+                   rc == 0 ? "COMMIT" : "ROLLBACK", 0, NULL) < 0 &&
+        rc == 0) {
+        snprintf(err, errlen, "%s", end_err);
+        rc = -1;
+    }
+    return rc;
 }
 
 int tp_store_open_rounds(tp_store_t *st, tp_round_span_t *oldest, tp_round_span_t *newest,

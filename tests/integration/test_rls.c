@@ -20,6 +20,8 @@
 #include "tp_testclient.h"
 #include "tp_testenv.h"
 
+#include "../../workers/tp_store_sql.h" /* the state load, as the workers run it */
+
 #define CLI TP_TEST_BIN_DIR "/tenderpool"
 
 #define GLOVES "18424000"
@@ -645,24 +647,6 @@ Test(rls, coordinator_sees_all_and_runs_the_cli)
 
 /* ---- daemon ---- */
 
-/* workers/store.c's state load (tp_load_sql), as the daemon's role runs it at start. */
-static const char load_sql[] =
-    "COPY (WITH cur AS (SELECT DISTINCT ON (member_id, request_ref) member_id, request_ref, "
-    "revision, op, server_seq, content_hash, round_id, left(cpv, 8) AS cpv, item_key, unit, "
-    "delivery_zone, currency, quantity, max_unit_price, need_by - date '1970-01-01' AS need_by "
-    "FROM tenderpool.revision ORDER BY member_id, request_ref, revision DESC), "
-    "moved AS (SELECT member_id, request_ref, round_id, state, carries FROM "
-    "tenderpool.request_position_of(NULL, coalesce((SELECT array_agg(round_id) FROM "
-    "tenderpool.round WHERE status = 'closed'), '{}'))), "
-    "pos AS (SELECT c.*, coalesce(m.round_id, c.round_id) AS now_round, "
-    "coalesce(m.state, CASE WHEN c.op = 3 THEN 'cancelled' ELSE 'open' END) AS state, "
-    "coalesce(m.carries, 0) AS carries FROM cur c LEFT JOIN moved m USING (member_id, "
-    "request_ref)) "
-    "SELECT member_id, request_ref, revision, op, server_seq, content_hash, now_round, state, "
-    "carries, l.* FROM pos LEFT JOIN LATERAL (SELECT cpv, item_key, unit, delivery_zone, "
-    "currency, quantity, max_unit_price, need_by WHERE state IN ('open', 'carried_over')) l "
-    "ON true) TO STDOUT";
-
 static long copy_out_lines(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
@@ -720,10 +704,26 @@ Test(rls, daemon_role_runs_the_workers_statements_and_no_ddl)
 {
     scenario();
     PGconn *d = connect_as(role_d, "pw-d", NULL);
-    cr_expect_eq(copy_out_lines(d, load_sql),
+    /* workers/store.c's state load, statement by statement, as the daemon's role runs it */
+    PGresult *tx = PQexec(d, TP_STORE_LOAD_BEGIN_SQL);
+    cr_assert_eq(PQresultStatus(tx), PGRES_COMMAND_OK, "%s", PQerrorMessage(d));
+    PQclear(tx);
+    cr_expect_eq(long_on(d, "SELECT count(*) FROM (" TP_STORE_LOAD_ROUNDS_SQL ") x"),
+                 long_on(pg, "SELECT count(*) FROM tenderpool.round WHERE status = 'closed'"),
+                 "the state load sees every closed round");
+    cr_expect_eq(long_on(d, "SELECT count(*) FROM (" TP_STORE_LOAD_LOTS_SQL ") x"),
+                 long_on(pg, "SELECT count(*) FROM tenderpool.lot l JOIN tenderpool.round r"
+                             " USING (round_id) WHERE r.status = 'closed'"
+                             " AND (l.status = 'below_threshold' OR EXISTS (SELECT 1 FROM"
+                             " tenderpool.lot_withdrawal w WHERE w.lot_id = l.lot_id))"),
+                 "the state load sees every carrying lot");
+    cr_expect_eq(copy_out_lines(d, TP_STORE_LOAD_REVISIONS_SQL),
                  long_on(pg, "SELECT count(DISTINCT (member_id, request_ref))"
                              " FROM tenderpool.revision"),
                  "the state load sees every member's requests");
+    tx = PQexec(d, "COMMIT");
+    cr_assert_eq(PQresultStatus(tx), PGRES_COMMAND_OK, "%s", PQerrorMessage(d));
+    PQclear(tx);
     cr_expect_gt(long_on(d, "SELECT nextval('tenderpool.seq_block')"), 0);
     cr_expect_str_eq(
         copy_in(d, COPY_REVISION,

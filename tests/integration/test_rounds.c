@@ -438,6 +438,79 @@ static void mix_close_and_verify(void)
     free(round);
 }
 
+/* Waits until the daemon log says `worker W (pid ...) ready` at least `times` times. */
+static bool worker_ready_times(const char *log, int w, int times)
+{
+    for (int i = 0; i < 150; i++) {
+        if (tp_test_run(NULL, 0, "test $(grep -c 'worker %d (pid .*) ready' '%s') -ge %d", w, log,
+                        times) == 0)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
+/* Both workers killed and restarted: each places every stored request again from the closes
+ * (workers/history.c) and must decide an amend of it as tenderpool.requests says it stands:
+ * open or carried over: ACCEPTED; pooled, unpooled or awarded: ROUND_CLOSED; cancelled: STALE. */
+static void reloaded_workers_decide_as_the_view(const tp_test_item_t *amends, int n)
+{
+    char log[512], out[64];
+    snprintf(log, sizeof(log), "%s/daemon.log", daemon_.dir);
+    cr_assert_eq(tp_test_run(out, sizeof(out), "grep -c 'worker 0 (pid .*) ready' '%s'", log), 0);
+    int ready0 = atoi(out);
+    cr_assert_eq(tp_test_run(out, sizeof(out), "grep -c 'worker 1 (pid .*) ready' '%s'", log), 0);
+    int ready1 = atoi(out);
+    cr_assert_eq(tp_test_run(NULL, 0, "pkill -KILL -P %d -f -- '--index [01] '", (int)daemon_.pid),
+                 0);
+    cr_assert(worker_ready_times(log, 0, ready0 + 1) && worker_ready_times(log, 1, ready1 + 1),
+              "both workers restarted");
+    long seen[5] = {0}; /* open, carried over, pooled, unpooled, cancelled */
+    Tenderpool__V1__Status *want = calloc((size_t)n, sizeof(*want));
+    const char **want_code = calloc((size_t)n, sizeof(*want_code));
+    for (int i = 0; i < n; i++) {
+        char q[512];
+        snprintf(q, sizeof(q),
+                 "SELECT state FROM tenderpool.requests WHERE member_id = '%.64s' AND "
+                 "request_ref = '%.64s'",
+                 amends[i].member_id, amends[i].request_ref);
+        char *st = tp_test_pg_value(db, q);
+        cr_assert_not_null(st, "%s/%s is stored", amends[i].member_id, amends[i].request_ref);
+        want_code[i] = "";
+        if (strcmp(st, "open") == 0 || strcmp(st, "carried_over") == 0) {
+            want[i] = TENDERPOOL__V1__STATUS__STATUS_ACCEPTED;
+            seen[strcmp(st, "open") == 0 ? 0 : 1]++;
+        } else if (strcmp(st, "cancelled") == 0) {
+            want[i] = TENDERPOOL__V1__STATUS__STATUS_STALE;
+            seen[4]++;
+        } else {
+            want[i] = TENDERPOOL__V1__STATUS__STATUS_REJECTED;
+            want_code[i] = "ROUND_CLOSED";
+            seen[strcmp(st, "unpooled") == 0 ? 3 : 2]++;
+        }
+        free(st);
+    }
+    cr_assert(seen[0] && seen[1] && seen[2] && seen[3] && seen[4],
+              "open %ld, carried over %ld, pooled %ld, unpooled %ld, cancelled %ld: each kind "
+              "is checked",
+              seen[0], seen[1], seen[2], seen[3], seen[4]);
+    for (int off = 0; off < n; off += 50) {
+        int k = n - off < 50 ? n - off : 50;
+        Tenderpool__V1__ServerMessage *sm;
+        Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, amends + off, (size_t)k, &sm);
+        for (int i = 0; i < k; i++) {
+            Tenderpool__V1__Ack *a = ba->acks[i];
+            cr_expect(a->status == want[off + i] && strcmp(a->error_code, want_code[off + i]) == 0,
+                      "%s/%s: %s %s, the view says %s %s", amends[off + i].member_id,
+                      amends[off + i].request_ref, tp_test_status_name(a->status), a->error_code,
+                      tp_test_status_name(want[off + i]), want_code[off + i]);
+        }
+        tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    }
+    free(want);
+    free(want_code);
+}
+
 Test(rounds, mixed_workload_over_three_closes_matches_verify, .timeout = 120)
 {
     mixref_t refs[400];
@@ -492,4 +565,27 @@ Test(rounds, mixed_workload_over_three_closes_matches_verify, .timeout = 120)
              " + (SELECT count(*) FROM (TABLE byref EXCEPT ALL TABLE wide) b)",
              asked);
     cr_expect_eq(tp_test_pg_long(db, q), 0, "positions by ref differ from the member-wide walk");
+    /* a fourth close carries a lonely request on; a fresh one stays open; then every request
+     * is amended through freshly loaded workers */
+    tp_test_item_t solo2 =
+        tp_test_item_line("mx-solo", "solo-2", "03111000", "SEED-BARLEY", "5", "KGM");
+    tp_test_send_accepted(sock, &solo2, 1);
+    mix_close_and_verify();
+    tp_test_item_t fresh = tp_test_item_line("mx-fresh", "fresh-1", "33141000", "SWAB", "3", "BX");
+    tp_test_send_accepted(sock, &fresh, 1);
+    tp_test_item_t *amends = calloc((size_t)n + 3, sizeof(*amends));
+    for (int i = 0; i < n; i++) {
+        refs[i].revision++;
+        mix_fill(&refs[i], &seed);
+        amends[i] = mix_item(&refs[i], "amend");
+    }
+    const tp_test_item_t *extra[] = {&solo, &solo2, &fresh};
+    for (int i = 0; i < 3; i++) {
+        amends[n + i] = *extra[i];
+        amends[n + i].op = "amend";
+        amends[n + i].revision = 2;
+        amends[n + i].quantity = "7";
+    }
+    reloaded_workers_decide_as_the_view(amends, n + 3);
+    free(amends);
 }
