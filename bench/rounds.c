@@ -103,7 +103,8 @@ static bool port_accepts(int port)
     return ok;
 }
 
-int tp_bench_restart(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
+int tp_bench_restart(const tp_bench_opts_t *o, tp_bench_daemon_t *d, const char *what,
+                     tp_bench_restart_t *out)
 {
     const char *colon = strrchr(d->endpoint, ':');
     int port = colon ? atoi(colon + 1) : 0;
@@ -117,10 +118,10 @@ int tp_bench_restart(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_re
     int64_t t0 = tp_bench_now_ns(), end = t0 + RESTART_TIMEOUT_S * 1000000000LL;
     if (tp_bench_daemon_start(d, o) < 0)
         return -1;
-    r->ran_restart = true;
+    out->ran = true;
     while (!port_accepts(port)) {
         if (tp_bench_now_ns() > end) {
-            r->restart_timed_out = true;
+            out->timed_out = true;
             fprintf(stderr, "tenderpool-bench: restart: intake not accepting after %d s\n",
                     RESTART_TIMEOUT_S);
             return -1;
@@ -129,29 +130,29 @@ int tp_bench_restart(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_re
             return -1;
         usleep(POLL_US);
     }
-    r->restart_accept_ms = (double)(tp_bench_now_ns() - t0) / 1e6;
+    out->accept_ms = (double)(tp_bench_now_ns() - t0) / 1e6;
     tp_bench_client_t *cl = tp_bench_client_new(o, d->endpoint);
     tp_bench_probe_t p;
     int rc = tp_bench_client_restart_probe(cl, d, t0, end,
                                            t0 + RESTART_STATUS_TIMEOUT_S * 1000000000LL, &p);
     tp_bench_client_destroy(&cl);
-    r->restart_ms = p.batch_ms;
-    r->restart_status_ms = p.status_ms;
-    r->restart_batch_status = p.batch_status;
+    out->ms = p.batch_ms;
+    out->status_ms = p.status_ms;
+    out->batch_status = p.batch_status;
     char sq[64];
     if (p.status_ms >= 0)
         snprintf(sq, sizeof(sq), "%.0f ms", p.status_ms);
     else
         snprintf(sq, sizeof(sq), "not within %d s of exec (gave up waiting)",
                  RESTART_STATUS_TIMEOUT_S);
-    printf("restart     %ld open requests stored: SIGTERM stop took %.2f s; from exec: intake "
+    printf("restart     %s: SIGTERM stop took %.2f s; from exec: intake "
            "accepting %.0f ms, one-request Batch acked %.0f ms (status %d%s), StatusQuery "
            "answered on all %ld members %s\n",
-           r->close_rows, stop_s, r->restart_accept_ms, p.batch_ms, p.batch_status,
+           what, stop_s, out->accept_ms, p.batch_ms, p.batch_status,
            p.batch_status == 2 ? " DUPLICATE: the stored set is loaded" : "", o->members, sq);
     fflush(stdout);
     if (rc < 0) {
-        r->restart_timed_out = tp_bench_daemon_alive(d);
+        out->timed_out = tp_bench_daemon_alive(d);
         fprintf(stderr, "tenderpool-bench: restart: not answered within %d s of exec\n",
                 RESTART_TIMEOUT_S);
         return -1;

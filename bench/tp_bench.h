@@ -75,6 +75,15 @@ typedef struct tp_bench_commits {
     double sum_s;
 } tp_bench_commits_t;
 
+/* One restart: SIGTERM, then exec to READY. */
+typedef struct tp_bench_restart {
+    double accept_ms; /* exec to the intake port accepting a TCP connection */
+    double ms;        /* exec to intake accepting and a Batch round trip acked */
+    double status_ms; /* exec to a StatusQuery answered on every member */
+    int batch_status;
+    bool ran, timed_out;
+} tp_bench_restart_t;
+
 /* Every figure the report prints. */
 typedef struct tp_bench_results {
     double a_rate, a_seconds;
@@ -92,12 +101,8 @@ typedef struct tp_bench_results {
     /* round-close data set, loaded through the intake */
     tp_bench_load_t close_load;
     long close_rows; /* revisions in the round before the close */
-    /* restart with the round-close data set stored */
-    double restart_accept_ms; /* exec to the intake port accepting a TCP connection */
-    double restart_ms;        /* exec to intake accepting and a Batch round trip acked */
-    double restart_status_ms; /* exec to a StatusQuery answered on every member */
-    int restart_batch_status;
-    bool ran_restart, restart_timed_out;
+    /* restart with the round-close data set stored: open, then (after the close) history */
+    tp_bench_restart_t restart, restart_hist;
     /* round close */
     char close_round[TP_ROUND_ID_MAX];
     char close_reply[512];
@@ -212,8 +217,9 @@ int tp_bench_latency(tp_bench_client_t *c, tp_bench_daemon_t *d, tp_bench_load_t
 /* ---- rounds.c: round close and restart with the round-close data set ---- */
 int tp_bench_close_load(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
     __attribute__((warn_unused_result));
-int tp_bench_restart(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
-    __attribute__((warn_unused_result));
+/* Restart the daemon with the data set stored (`what` says how, for the report). */
+int tp_bench_restart(const tp_bench_opts_t *o, tp_bench_daemon_t *d, const char *what,
+                     tp_bench_restart_t *out) __attribute__((warn_unused_result));
 int tp_bench_round_close(const tp_bench_opts_t *o, tp_bench_daemon_t *d, tp_bench_results_t *r)
     __attribute__((warn_unused_result));
 
