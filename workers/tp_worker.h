@@ -69,6 +69,15 @@ typedef struct tp_group {
     tp_copybuf_t buf;
 } tp_group_t;
 
+/* A group commit whose connection dropped before its result came: one of its rows (a group
+ * commits whole or not at all) and the server process that ran it. */
+typedef struct tp_doubt {
+    bool set;
+    int backend_pid;
+    char *member_id, *request_ref; /* owned */
+    uint32_t revision;
+} tp_doubt_t;
+
 typedef struct tp_worker {
     uint32_t index, count;
     char config_path[512];
@@ -111,6 +120,10 @@ typedef struct tp_worker {
     bool close_started;  /* worker 0: it asked for this close */
     int64_t close_begin_ms;
     int64_t next_close_try_ms;
+    /* What the next connection must do with the index (worker.c, db_connect) */
+    bool state_loaded;  /* loaded once in this process */
+    bool state_suspect; /* memory may differ from the database: reload */
+    tp_doubt_t doubt;   /* a group commit in flight when the connection dropped */
 } tp_worker_t;
 
 int tp_worker_run(tp_worker_t *w) __attribute__((warn_unused_result));
@@ -132,6 +145,10 @@ void tp_worker_fail_all(tp_worker_t *w, const char *code, const char *detail);
 /* worker.c: answer everything RETRY_LATER, drop the connections, reconnect with backoff
  * (the index is reloaded from the database then). */
 void tp_worker_db_down(tp_worker_t *w);
+/* The same when the index is known to match the database once the undecided items are
+ * undone: no commit was running, or (in_flight) the running one is settled on reconnect by
+ * looking for one of its rows, instead of a reload. */
+void tp_worker_db_lost(tp_worker_t *w, bool in_flight);
 
 /* worker.c: rebuild the index from the database (after a close). */
 int tp_worker_reload_state(tp_worker_t *w) __attribute__((warn_unused_result));

@@ -13,6 +13,7 @@
 
 #include "tp_log.h"
 #include "tp_mem.h"
+#include "tp_pg.h"
 #include "tp_worker.h"
 
 #define TP_MAX_GROUP_ITEMS 20000 /* stop reading while a group this large waits */
@@ -133,6 +134,75 @@ static int load_cpv(tp_worker_t *w)
     return 0;
 }
 
+static void doubt_clear(tp_doubt_t *d)
+{
+    free(d->member_id);
+    free(d->request_ref);
+    memset(d, 0, sizeof(*d));
+}
+
+/* After a reconnect without state_suspect: did the commit in doubt happen? 0 no (memory is
+ * right), 1 yes or unknown (reload), -1 the database failed again. Its server process must
+ * be gone first: one still running (a network cut, not a restart) could commit later. */
+static int doubt_settle(tp_worker_t *w)
+{
+    char pid[16], rev[16], err[512];
+    snprintf(pid, sizeof(pid), "%d", w->doubt.backend_pid);
+    snprintf(rev, sizeof(rev), "%u", w->doubt.revision);
+    const char *p1[] = {pid};
+    PGresult *r =
+        tp_pg_query(w->store.qconn, "commit in doubt: its server process", err, sizeof(err),
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", 1, p1);
+    if (r == NULL) {
+        db_complain(w, err);
+        return -1;
+    }
+    bool alive = atol(PQgetvalue(r, 0, 0)) > 0;
+    PQclear(r);
+    if (alive)
+        return 1;
+    const char *p2[] = {w->doubt.member_id, w->doubt.request_ref, rev};
+    r = tp_pg_query(w->store.qconn, "commit in doubt: one of its rows", err, sizeof(err),
+                    "SELECT 1 FROM tenderpool.revision WHERE member_id = $1 AND "
+                    "request_ref = $2 AND revision = $3",
+                    3, p2);
+    if (r == NULL) {
+        db_complain(w, err);
+        return -1;
+    }
+    bool stored = PQntuples(r) > 0;
+    PQclear(r);
+    return stored ? 1 : 0;
+}
+
+/* What a new connection does with the index: load it the first time, reload it when memory
+ * may be wrong, else keep it (the undecided items were undone and answered RETRY_LATER). */
+static int state_after_connect(tp_worker_t *w)
+{
+    int need = !w->state_loaded || w->state_suspect || w->pool_inexact;
+    if (!need && w->doubt.set) {
+        need = doubt_settle(w);
+        if (need < 0)
+            return -1;
+        if (need == 0)
+            tp_notice("database reconnected: the commit in flight when it dropped did not "
+                      "happen; the state in memory is kept");
+    } else if (!need) {
+        tp_notice("database reconnected: no commit was in flight; the state in memory is kept");
+    }
+    if (need) {
+        w->state_suspect = true; /* until a reload completes: a half-loaded index is wrong */
+        if (tp_worker_reload_state(w) < 0)
+            return -1;
+    }
+    doubt_clear(&w->doubt);
+    w->state_loaded = true;
+    w->state_suspect = false;
+    w->listed_round[0] = '\0'; /* the round rows are checked again */
+    w->ensured_round[0] = '\0';
+    return 0;
+}
+
 static int db_connect(tp_worker_t *w)
 {
     char err[512], app[64];
@@ -143,7 +213,7 @@ static int db_connect(tp_worker_t *w)
         tp_store_disconnect(&w->store);
         return -1;
     }
-    if (tp_worker_reload_state(w) < 0) {
+    if (state_after_connect(w) < 0) {
         tp_store_disconnect(&w->store);
         return -1;
     }
@@ -171,12 +241,42 @@ static void refresh_cpv(tp_worker_t *w)
         tp_notice("CPV list reloaded: %zu codes", tp_cpv_set_count(w->cpv));
 }
 
-void tp_worker_db_down(tp_worker_t *w)
+/* Drop the connections; state_suspect is set by the caller when memory may be wrong. */
+static void db_drop(tp_worker_t *w)
 {
     tp_worker_fail_all(w, "DB_UNAVAILABLE", "database unavailable; resend later");
     tp_store_disconnect(&w->store);
     w->backoff_ms = w->backoff_ms ? (w->backoff_ms * 2 > 5000 ? 5000 : w->backoff_ms * 2) : 100;
     w->retry_at_ms = tp_mono_ms() + w->backoff_ms;
+}
+
+void tp_worker_db_down(tp_worker_t *w)
+{
+    w->state_suspect = true;
+    doubt_clear(&w->doubt); /* the reload settles it */
+    db_drop(w);
+}
+
+void tp_worker_db_lost(tp_worker_t *w, bool in_flight)
+{
+    if (in_flight && !w->state_suspect) {
+        const tp_group_t *g = &w->groups[!w->building];
+        const tp_item_t *it = NULL;
+        for (size_t i = 0; i < g->n && it == NULL; i++)
+            if (g->items[i].outcome == TP_OUT_WRITE)
+                it = &g->items[i];
+        doubt_clear(&w->doubt);
+        if (it == NULL) {
+            w->state_suspect = true;
+        } else {
+            w->doubt = (tp_doubt_t){.set = true,
+                                    .backend_pid = PQbackendPID(w->store.wconn),
+                                    .member_id = xstrdup(it->req.member_id),
+                                    .request_ref = xstrdup(it->req.request_ref),
+                                    .revision = it->req.revision};
+        }
+    }
+    db_drop(w);
 }
 
 static void db_retry(tp_worker_t *w)
@@ -198,7 +298,7 @@ static void on_db_ready(tp_worker_t *w)
         /* idle connection readable: a notice or the server going away */
         if (!PQconsumeInput(w->store.wconn) || PQstatus(w->store.wconn) != CONNECTION_OK) {
             tp_warn("database connection lost");
-            tp_worker_db_down(w);
+            tp_worker_db_lost(w, false);
             return;
         }
         tp_store_idle(&w->store); /* the end of the previous commit, if it was pending */
@@ -209,7 +309,7 @@ static void on_db_ready(tp_worker_t *w)
         return;
     if (res == TP_COMMIT_LOST) {
         tp_warn("database connection lost during a commit: %s", w->store.last_error);
-        tp_worker_db_down(w); /* the state is reloaded from the database on reconnect */
+        tp_worker_db_lost(w, true); /* settled on reconnect: one of its rows, or a reload */
         return;
     }
     if (res == TP_COMMIT_FAILED && strcmp(w->store.last_sqlstate, "23505") == 0) {

@@ -243,6 +243,209 @@ Test(faults, postgres_stopped_gives_retry_later_then_recovers)
                 r.n_duplicate, r.n_retry_later);
 }
 
+/* Lines of the daemon log matching a grep pattern. */
+static int log_count(const char *pattern)
+{
+    char out[64];
+    if (tp_test_run(out, sizeof(out), "grep -c -- '%s' '%s/daemon.log'", pattern, daemon_.dir) > 1)
+        return -1;
+    return atoi(out);
+}
+
+static bool log_reaches(const char *pattern, int count, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        if (log_count(pattern) >= count)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
+static void pg_restart_external_skip(void)
+{
+    if (getenv("TENDERPOOL_TEST_DSN") && *getenv("TENDERPOOL_TEST_DSN"))
+        cr_skip_test("TENDERPOOL_TEST_DSN names an external server this test cannot stop; "
+                     "run without it (ctest starts its own PostgreSQL)");
+    snprintf(pgdir, sizeof(pgdir), "%s", TP_TEST_PGDIR);
+}
+
+#define KEPT_IDLE "no commit was in flight; the state in memory is kept"
+#define KEPT_DOUBT "did not happen; the state in memory is kept"
+#define LOADED "requests loaded in"
+
+/* A PostgreSQL restart with idle connections changes nothing the workers hold: they keep
+ * their index and aggregates (no reload) and still know every stored request. */
+Test(faults, postgres_restart_while_idle_keeps_the_workers_state)
+{
+    pg_restart_external_skip();
+    tp_test_item_t it[40];
+    char refs[40][16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(refs[i], sizeof(refs[i]), "idle-%d", i);
+        it[i] = tp_test_item_default("idle", refs[i]);
+    }
+    tp_test_send_accepted(sock, it, 40);
+    int loaded = log_count(LOADED);
+    cr_assert_geq(loaded, 2, "both workers loaded their state at start");
+    PQfinish(db);
+    db = NULL;
+    pg_stop();
+    pg_start();
+    db = tp_test_pg();
+    cr_assert(log_reaches(KEPT_IDLE, 2, 20000), "both workers reconnected keeping their state");
+    cr_expect_eq(log_count(LOADED), loaded, "no worker reloaded its state");
+    /* what they remember: a resend is a DUPLICATE, an amend applies, a new ref is accepted */
+    Tenderpool__V1__ServerMessage *sm;
+    Tenderpool__V1__BatchAck *ba = tp_test_batch(sock, it, 40, &sm);
+    for (int i = 0; i < 40; i++)
+        cr_expect_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_DUPLICATE, "%s: %s",
+                     refs[i], tp_test_status_name(ba->acks[i]->status));
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    tp_test_item_t next[2] = {it[0], tp_test_item_default("idle", "idle-new")};
+    next[0].op = "amend";
+    next[0].revision = 2;
+    tp_test_send_accepted(sock, next, 2);
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.revision "
+                                     "WHERE member_id = 'idle'"),
+                 42);
+}
+
+/* Worker backends in wait_event `ev`, or terminated (waiting up to 5 s for each to end). */
+static long worker_backends(const char *ev, bool terminate)
+{
+    char q[512];
+    snprintf(q, sizeof(q),
+             "SELECT count(*) FROM (SELECT %s FROM pg_stat_activity WHERE application_name LIKE "
+             "'tenderpool-worker-%%' AND wait_event = '%s') t",
+             terminate ? "pg_terminate_backend(pid, 5000)" : "pid", ev);
+    return tp_test_pg_long(db, q);
+}
+
+/* A group commit cut off by the server (its process terminated while the COPY waits on a
+ * lock): it cannot have happened (the process is gone, its row absent), so the workers keep
+ * their state without a reload, answered RETRY_LATER, and the resend is stored once. */
+Test(faults, a_commit_cut_off_by_the_server_keeps_the_state)
+{
+    tp_test_item_t it[20];
+    char refs[20][16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(refs[i], sizeof(refs[i]), "doubt-%d", i);
+        it[i] = tp_test_item_default("doubt", refs[i]);
+    }
+    int loaded = log_count(LOADED);
+    tp_test_pg_exec(db, "BEGIN");
+    tp_test_pg_exec(db, "LOCK TABLE tenderpool.revision IN ACCESS EXCLUSIVE MODE");
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(7070, it, 20, &len);
+    tp_test_send(sock, buf, len);
+    free(buf);
+    long waiting = 0;
+    for (int i = 0; i < 50 && waiting == 0; i++) {
+        usleep(100000);
+        waiting = worker_backends("relation", false);
+    }
+    cr_assert_gt(waiting, 0, "a worker's COPY waits on the lock");
+    cr_assert_eq(worker_backends("relation", true), waiting);
+    tp_test_pg_exec(db, "COMMIT");
+    Tenderpool__V1__ServerMessage *sm = tp_test_recv(sock, 15000);
+    cr_assert_not_null(sm, "the cut-off batch is answered");
+    cr_assert_eq(sm->batch_ack->n_acks, 20);
+    int retry = 0;
+    for (int i = 0; i < 20; i++)
+        retry += sm->batch_ack->acks[i]->status == TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    cr_expect_gt(retry, 0, "the cut-off commit's items are answered RETRY_LATER");
+    cr_assert(log_reaches(KEPT_DOUBT, (int)waiting, 20000),
+              "each cut-off worker settled its commit in doubt without a reload");
+    cr_expect_eq(log_count(LOADED), loaded, "no worker reloaded its state");
+    /* the resend: ACCEPTED for what was cut off, DUPLICATE for a part another worker stored */
+    Tenderpool__V1__BatchAck *ba = NULL;
+    for (int i = 0; i < 50; i++) {
+        if (ba)
+            tenderpool__v1__server_message__free_unpacked(sm, NULL);
+        ba = tp_test_batch(sock, it, 20, &sm);
+        bool again = false;
+        for (int k = 0; k < 20; k++)
+            again |= ba->acks[k]->status == TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
+        if (!again)
+            break;
+        usleep(100000);
+    }
+    for (int i = 0; i < 20; i++)
+        cr_expect(ba->acks[i]->status == TENDERPOOL__V1__STATUS__STATUS_ACCEPTED ||
+                      ba->acks[i]->status == TENDERPOOL__V1__STATUS__STATUS_DUPLICATE,
+                  "%s: %s", refs[i], tp_test_status_name(ba->acks[i]->status));
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.revision "
+                                     "WHERE member_id = 'doubt'"),
+                 20, "each item stored once");
+}
+
+/* A group commit whose connection was cut when its rows are in the database: here the worker's
+ * COPY waits on a lock, its server process is terminated, and the test stores the same rows
+ * before it lets go of the lock, as if that commit had gone through unanswered. The worker
+ * finds one of its rows on reconnect and reloads: the resend then meets the stored rows
+ * (answered from the index, here STALE: the test's rows have another content hash), never a
+ * second write refused by the unique key. */
+Test(faults, a_commit_in_doubt_whose_row_is_stored_reloads)
+{
+    tp_test_item_t it[20];
+    char refs[20][16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(refs[i], sizeof(refs[i]), "held-%d", i);
+        it[i] = tp_test_item_default("held", refs[i]);
+    }
+    int loaded = log_count(LOADED);
+    tp_test_pg_exec(db, "BEGIN");
+    tp_test_pg_exec(db, "LOCK TABLE tenderpool.revision IN ACCESS EXCLUSIVE MODE");
+    size_t len;
+    uint8_t *buf = tp_test_pack_batch(7171, it, 20, &len);
+    tp_test_send(sock, buf, len);
+    free(buf);
+    long held = 0;
+    for (int i = 0; i < 50 && held == 0; i++) {
+        usleep(100000);
+        held = worker_backends("relation", false);
+    }
+    cr_assert_gt(held, 0, "a worker's COPY waits on the lock");
+    cr_assert_eq(worker_backends("relation", true), held);
+    tp_test_pg_exec(db, "INSERT INTO tenderpool.revision (member_id, request_ref, revision, op, "
+                        "server_seq, round_id, accepted_at, content_hash, cpv, item_key, "
+                        "quantity, unit, base_quantity, need_by, delivery_zone, currency) "
+                        "SELECT 'held', 'held-' || i, 1, 1, 900000000 + i, (SELECT round_id "
+                        "FROM tenderpool.round WHERE status = 'open' ORDER BY opens_at DESC "
+                        "LIMIT 1), now(), 42, '18424300', 'GLOVE-NITRILE-M', 10, 'H87', 10, "
+                        "current_date + 30, 'FRK24', 'EUR' FROM generate_series(0, 19) i");
+    tp_test_pg_exec(db, "COMMIT");
+    Tenderpool__V1__ServerMessage *sm = tp_test_recv(sock, 15000);
+    cr_assert_not_null(sm, "the cut-off batch is answered");
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    cr_assert(log_reaches(LOADED, loaded + (int)held, 20000),
+              "each worker whose commit was in doubt reloaded its state");
+    cr_expect_eq(log_count(KEPT_DOUBT), 0);
+    Tenderpool__V1__BatchAck *ba = NULL;
+    for (int i = 0; i < 50; i++) { /* until both workers are connected again */
+        if (ba)
+            tenderpool__v1__server_message__free_unpacked(sm, NULL);
+        ba = tp_test_batch(sock, it, 20, &sm);
+        bool again = false;
+        for (int k = 0; k < 20; k++)
+            again |= ba->acks[k]->status == TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
+        if (!again)
+            break;
+        usleep(200000);
+    }
+    for (int i = 0; i < 20; i++)
+        cr_expect_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_STALE, "%s: %s", refs[i],
+                     tp_test_status_name(ba->acks[i]->status));
+    tenderpool__v1__server_message__free_unpacked(sm, NULL);
+    cr_expect_eq(log_count("unique violation"), 0, "no second write was tried");
+    cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.revision "
+                                     "WHERE member_id = 'held'"),
+                 20);
+}
+
 Test(faults, sigterm_drain_acks_what_was_in_flight)
 {
     /* hold the table so that the batch is in flight when SIGTERM arrives */
