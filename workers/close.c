@@ -104,6 +104,10 @@ static void withdraw(tp_worker_t *w, const char *arg)
         lot[n] = '\0';
         if (tp_store_withdraw(&w->store, lot, nl ? nl + 1 : "", to, sizeof(to)) < 0) {
             snprintf(reply, sizeof(reply), "error: withdraw %s: %.400s", lot, w->store.last_error);
+            /* the connection dropped: the withdrawal may have committed unanswered, so every
+             * worker reloads (once its database is back) rather than trust memory */
+            if (PQstatus(w->store.qconn) != CONNECTION_OK)
+                flags = TP_IPC_F_RELOAD;
         } else {
             snprintf(reply, sizeof(reply),
                      "withdrew lot %s: its requests carry over to round %s (or are unpooled at "
@@ -216,7 +220,10 @@ void tp_worker_close_progress(tp_worker_t *w)
     tp_ipc_close_t c = w->close_info;
     char *parts = NULL;
     size_t len = 0;
-    c.partial = tp_worker_pool_partials(w, c.round, &parts, &len) == 0;
+    /* memory that may differ from the database (a commit in doubt, a reload not done yet)
+     * sends no partials: worker 0 then recomputes the lots from the stored requests */
+    c.partial = !w->state_suspect && !w->doubt.set &&
+                tp_worker_pool_partials(w, c.round, &parts, &len) == 0;
     send_close_tail(w, TP_IPC_CLOSE_READY, &c, parts, len);
     free(parts);
 }

@@ -141,22 +141,44 @@ static void doubt_clear(tp_doubt_t *d)
     memset(d, 0, sizeof(*d));
 }
 
-/* After a reconnect without state_suspect: did the commit in doubt happen? 0 no (memory is
- * right), 1 yes or unknown (reload), -1 the database failed again. Its server process must
- * be gone first: one still running (a network cut, not a restart) could commit later. */
-static int doubt_settle(tp_worker_t *w)
+/* The application_name of the worker's connections (pg_stat_activity shows it). */
+static void app_name(const tp_worker_t *w, char *out, size_t n)
 {
-    char pid[16], rev[16], err[512];
-    snprintf(pid, sizeof(pid), "%d", w->doubt.backend_pid);
-    snprintf(rev, sizeof(rev), "%u", w->doubt.revision);
-    const char *p1[] = {pid};
-    PGresult *r =
-        tp_pg_query(w->store.qconn, "commit in doubt: its server process", err, sizeof(err),
-                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", 1, p1);
-    if (r == NULL) {
+    snprintf(out, n, "tenderpool-worker-%u", w->index);
+}
+
+/* A settle query failed: -1 when the connection is gone (try again later), else 1 (reload:
+ * the safe answer when the question cannot be asked). */
+static int doubt_unsettled(tp_worker_t *w, const char *err)
+{
+    if (PQstatus(w->store.qconn) != CONNECTION_OK) {
         db_complain(w, err);
         return -1;
     }
+    tp_warn("%s: reloading the state instead", err);
+    return 1;
+}
+
+/* After a reconnect without state_suspect: did the commit in doubt happen? 0 no (memory is
+ * right), 1 yes or unknown (reload), -1 the database failed again. Its server process must
+ * be gone first: one still running (a network cut, not a restart) could commit later, so it
+ * is terminated (it is this worker's own: same role, same application name) and waited for
+ * up to 5 s; if it is still there, the worker reloads. */
+static int doubt_settle(tp_worker_t *w)
+{
+    char pid[16], rev[16], app[64], err[512];
+    snprintf(pid, sizeof(pid), "%d", w->doubt.backend_pid);
+    snprintf(rev, sizeof(rev), "%u", w->doubt.revision);
+    app_name(w, app, sizeof(app));
+    const char *p1[] = {pid, app};
+    PGresult *r =
+        tp_pg_query(w->store.qconn, "commit in doubt: its server process", err, sizeof(err),
+                    "SELECT count(*) FROM (SELECT pid FROM pg_stat_activity WHERE pid "
+                    "= $1::int AND application_name = $2 OFFSET 0) a WHERE NOT "
+                    "pg_terminate_backend(a.pid, 5000)",
+                    2, p1);
+    if (r == NULL)
+        return doubt_unsettled(w, err);
     bool alive = atol(PQgetvalue(r, 0, 0)) > 0;
     PQclear(r);
     if (alive)
@@ -166,10 +188,8 @@ static int doubt_settle(tp_worker_t *w)
                     "SELECT 1 FROM tenderpool.revision WHERE member_id = $1 AND "
                     "request_ref = $2 AND revision = $3",
                     3, p2);
-    if (r == NULL) {
-        db_complain(w, err);
-        return -1;
-    }
+    if (r == NULL)
+        return doubt_unsettled(w, err);
     bool stored = PQntuples(r) > 0;
     PQclear(r);
     return stored ? 1 : 0;
@@ -206,7 +226,7 @@ static int state_after_connect(tp_worker_t *w)
 static int db_connect(tp_worker_t *w)
 {
     char err[512], app[64];
-    snprintf(app, sizeof(app), "tenderpool-worker-%u", w->index);
+    app_name(w, app, sizeof(app));
     if (tp_store_connect(&w->store, w->cfg.dsn, app, err, sizeof(err)) < 0 ||
         tp_store_check_schema(&w->store, err, sizeof(err)) < 0) {
         db_complain(w, err);
