@@ -10,7 +10,7 @@
 
 /* Any pool operation that cannot be done exactly makes the pool untrustworthy until the next
  * reload: the close then recomputes from the stored requests instead (tenderpool.close_round). */
-static void pool_lost(tp_worker_t *w, const char *what, const tp_reqent_t *e)
+void tp_worker_pool_lost(tp_worker_t *w, const char *what, const tp_reqent_t *e)
 {
     if (!w->pool_inexact)
         tp_err("pool: %s for member %s ref %s; this worker's next close recomputes from the "
@@ -58,7 +58,7 @@ void tp_worker_pool_detach(tp_worker_t *w, tp_reqent_t *e)
     if (tp_line_contrib(l, &base, &value, &priced) < 0 ||
         tp_pool_agg_remove(w->pool, l->agg, tp_reqindex_member_name(w->ix, e->member), &base,
                            priced ? &value : NULL, l->need_by) < 0)
-        pool_lost(w, "a line could not be taken out of its lot", e);
+        tp_worker_pool_lost(w, "a line could not be taken out of its lot", e);
     tp_lines_free(&w->lines, e->line);
     e->line = 0;
 }
@@ -69,12 +69,12 @@ int tp_worker_pool_load(tp_worker_t *w, tp_reqent_t *e, const tp_pool_line_t *pl
     if (carries < 0 || carries > 255 ||
         tp_line_set(&l, pl->unit, &pl->quantity, pl->has_max_price ? &pl->max_unit_price : NULL,
                     pl->need_by) < 0) {
-        pool_lost(w, "a stored line does not fit the pool", e);
+        tp_worker_pool_lost(w, "a stored line does not fit the pool", e);
         return -1;
     }
     l.carries = (uint8_t)carries;
     if (attach(w, e, &pl->key, pl->key_hash, &l) < 0) {
-        pool_lost(w, "a stored line could not be pooled", e);
+        tp_worker_pool_lost(w, "a stored line could not be pooled", e);
         return -1;
     }
     return 0;
@@ -116,7 +116,7 @@ void tp_worker_pool_committed(tp_worker_t *w, const tp_item_t *it)
     if (it->pool_hash)
         pl.key = it->pool_key; /* the prefetch built it, for the same round and strings */
     else if (item_key(w, it, &pl.key) < 0) {
-        pool_lost(w, "no consolidation key", e);
+        tp_worker_pool_lost(w, "no consolidation key", e);
         return;
     }
     pl.unit = q->unit;
@@ -205,7 +205,7 @@ static void move_on(tp_reqent_t *e, void *arg)
         tp_lines_free(&w->lines, e->line); /* the closed round's lots are dropped whole */
         e->line = 0;
         if (attach(w, e, &key, 0, &moved) < 0)
-            pool_lost(w, "a carried line could not be pooled", e);
+            tp_worker_pool_lost(w, "a carried line could not be pooled", e);
         e->round = ac->next;
         e->state = TP_RS_CARRIED_OVER;
         ac->carried++;

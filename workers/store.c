@@ -288,11 +288,14 @@ static int load_line(const tp_store_loader_t *ld, const tp_history_t *hist, char
     int rc = place(hist, &pl, f, &pos);
     e->round = tp_reqindex_round(ix, pos.round_id);
     e->state = (uint8_t)pos.state;
-    if (rc < 0 || (pos.state != TP_RS_OPEN && pos.state != TP_RS_CARRIED_OVER) || ld->line == NULL)
+    if ((pos.state != TP_RS_OPEN && pos.state != TP_RS_CARRIED_OVER) || ld->line == NULL)
         return rc;
     pl.key.round_id = tp_reqindex_round_name(ix, e->round);
-    if (line_amounts(&pl, f) < 0)
+    if (rc < 0 || line_amounts(&pl, f) < 0) { /* an open line the pool cannot hold */
+        if (ld->lost)
+            ld->lost(ld->ctx, e);
         return -1;
+    }
     return ld->line(ld->ctx, e, &pl, pos.carries);
 }
 

@@ -80,6 +80,8 @@ typedef struct tp_store_loader {
     tp_reqindex_t *ix;
     uint32_t worker, nworkers;
     int (*line)(void *ctx, tp_reqent_t *e, const tp_pool_line_t *line, int carries);
+    /* an open or carried-over request whose stored line cannot be read (may be NULL) */
+    void (*lost)(void *ctx, const tp_reqent_t *e);
     void *ctx;
 } tp_store_loader_t;
 

@@ -178,6 +178,9 @@ void tp_worker_isolate(tp_worker_t *w);
 
 /* pooling.c: the running aggregates. Reset empties them (before a state load). */
 void tp_worker_pool_reset(tp_worker_t *w);
+/* A pool operation that could not be done exactly: the pool is untrustworthy until the next
+ * reload, and this worker's closes recompute from the database. */
+void tp_worker_pool_lost(tp_worker_t *w, const char *what, const tp_reqent_t *e);
 /* Pool a stored line of e (its key, unit, quantity, price, need_by; member from e) carried
  * `carries` times. 0, or -1 (the pool is marked inexact). */
 int tp_worker_pool_load(tp_worker_t *w, tp_reqent_t *e, const tp_pool_line_t *line, int carries);

@@ -94,6 +94,11 @@ static int load_pool_line(void *ctx, tp_reqent_t *e, const tp_pool_line_t *line,
     return tp_worker_pool_load(ctx, e, line, carries);
 }
 
+static void load_lost(void *ctx, const tp_reqent_t *e)
+{
+    tp_worker_pool_lost(ctx, "a stored line could not be read", e);
+}
+
 int tp_worker_reload_state(tp_worker_t *w)
 {
     char err[512];
@@ -101,8 +106,12 @@ int tp_worker_reload_state(tp_worker_t *w)
     w->ix = tp_reqindex_new();
     tp_worker_pool_reset(w);
     int64_t t0 = tp_mono_ms();
-    tp_store_loader_t ld = {
-        .ix = w->ix, .worker = w->index, .nworkers = w->count, .line = load_pool_line, .ctx = w};
+    tp_store_loader_t ld = {.ix = w->ix,
+                            .worker = w->index,
+                            .nworkers = w->count,
+                            .line = load_pool_line,
+                            .lost = load_lost,
+                            .ctx = w};
     if (tp_store_load_state(&w->store, &ld, err, sizeof(err)) < 0) {
         db_complain(w, err);
         return -1;
