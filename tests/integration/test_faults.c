@@ -322,22 +322,22 @@ static long worker_backends(const char *ev, bool terminate)
     return tp_test_pg_long(db, q);
 }
 
-/* A group commit cut off by the server (its process terminated while the COPY waits on a
- * lock): it cannot have happened (the process is gone, its row absent), so the workers keep
- * their state without a reload, answered RETRY_LATER, and the resend is stored once. */
-Test(faults, a_commit_cut_off_by_the_server_keeps_the_state)
+#define CUT_N 20
+
+/* Items `member`-0..19 sent as one batch while the test's open transaction locks the revision
+ * table; once a worker's COPY waits on that lock, its server process is terminated. Returns
+ * how many were; the transaction stays open (the caller ends it). */
+static long cut_off_commit(const char *member, uint64_t batch_id, tp_test_item_t it[CUT_N],
+                           char refs[CUT_N][16])
 {
-    tp_test_item_t it[20];
-    char refs[20][16];
-    for (int i = 0; i < 20; i++) {
-        snprintf(refs[i], sizeof(refs[i]), "doubt-%d", i);
-        it[i] = tp_test_item_default("doubt", refs[i]);
+    for (int i = 0; i < CUT_N; i++) {
+        snprintf(refs[i], 16, "%s-%d", member, i);
+        it[i] = tp_test_item_default(member, refs[i]);
     }
-    int loaded = log_count(LOADED);
     tp_test_pg_exec(db, "BEGIN");
     tp_test_pg_exec(db, "LOCK TABLE tenderpool.revision IN ACCESS EXCLUSIVE MODE");
     size_t len;
-    uint8_t *buf = tp_test_pack_batch(7070, it, 20, &len);
+    uint8_t *buf = tp_test_pack_batch(batch_id, it, CUT_N, &len);
     tp_test_send(sock, buf, len);
     free(buf);
     long waiting = 0;
@@ -347,12 +347,43 @@ Test(faults, a_commit_cut_off_by_the_server_keeps_the_state)
     }
     cr_assert_gt(waiting, 0, "a worker's COPY waits on the lock");
     cr_assert_eq(worker_backends("relation", true), waiting);
+    return waiting;
+}
+
+/* Resends the items until no RETRY_LATER is left (the workers are connected again). */
+static Tenderpool__V1__BatchAck *resend_until_answered(const tp_test_item_t *it,
+                                                       Tenderpool__V1__ServerMessage **sm)
+{
+    Tenderpool__V1__BatchAck *ba = NULL;
+    for (int i = 0; i < 50; i++) {
+        if (ba)
+            tenderpool__v1__server_message__free_unpacked(*sm, NULL);
+        ba = tp_test_batch(sock, it, CUT_N, sm);
+        bool again = false;
+        for (int k = 0; k < CUT_N; k++)
+            again |= ba->acks[k]->status == TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
+        if (!again)
+            break;
+        usleep(200000);
+    }
+    return ba;
+}
+
+/* A group commit cut off by the server (its process terminated while the COPY waits on a
+ * lock): it cannot have happened (the process is gone, its row absent), so the workers keep
+ * their state without a reload, answered RETRY_LATER, and the resend is stored once. */
+Test(faults, a_commit_cut_off_by_the_server_keeps_the_state)
+{
+    tp_test_item_t it[CUT_N];
+    char refs[CUT_N][16];
+    int loaded = log_count(LOADED);
+    long waiting = cut_off_commit("doubt", 7070, it, refs);
     tp_test_pg_exec(db, "COMMIT");
     Tenderpool__V1__ServerMessage *sm = tp_test_recv(sock, 15000);
     cr_assert_not_null(sm, "the cut-off batch is answered");
-    cr_assert_eq(sm->batch_ack->n_acks, 20);
+    cr_assert_eq(sm->batch_ack->n_acks, CUT_N);
     int retry = 0;
-    for (int i = 0; i < 20; i++)
+    for (int i = 0; i < CUT_N; i++)
         retry += sm->batch_ack->acks[i]->status == TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
     cr_expect_gt(retry, 0, "the cut-off commit's items are answered RETRY_LATER");
@@ -360,26 +391,15 @@ Test(faults, a_commit_cut_off_by_the_server_keeps_the_state)
               "each cut-off worker settled its commit in doubt without a reload");
     cr_expect_eq(log_count(LOADED), loaded, "no worker reloaded its state");
     /* the resend: ACCEPTED for what was cut off, DUPLICATE for a part another worker stored */
-    Tenderpool__V1__BatchAck *ba = NULL;
-    for (int i = 0; i < 50; i++) {
-        if (ba)
-            tenderpool__v1__server_message__free_unpacked(sm, NULL);
-        ba = tp_test_batch(sock, it, 20, &sm);
-        bool again = false;
-        for (int k = 0; k < 20; k++)
-            again |= ba->acks[k]->status == TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
-        if (!again)
-            break;
-        usleep(100000);
-    }
-    for (int i = 0; i < 20; i++)
+    Tenderpool__V1__BatchAck *ba = resend_until_answered(it, &sm);
+    for (int i = 0; i < CUT_N; i++)
         cr_expect(ba->acks[i]->status == TENDERPOOL__V1__STATUS__STATUS_ACCEPTED ||
                       ba->acks[i]->status == TENDERPOOL__V1__STATUS__STATUS_DUPLICATE,
                   "%s: %s", refs[i], tp_test_status_name(ba->acks[i]->status));
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
     cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.revision "
                                      "WHERE member_id = 'doubt'"),
-                 20, "each item stored once");
+                 CUT_N, "each item stored once");
 }
 
 /* A group commit whose connection was cut when its rows are in the database: here the worker's
@@ -390,26 +410,10 @@ Test(faults, a_commit_cut_off_by_the_server_keeps_the_state)
  * second write refused by the unique key. */
 Test(faults, a_commit_in_doubt_whose_row_is_stored_reloads)
 {
-    tp_test_item_t it[20];
-    char refs[20][16];
-    for (int i = 0; i < 20; i++) {
-        snprintf(refs[i], sizeof(refs[i]), "held-%d", i);
-        it[i] = tp_test_item_default("held", refs[i]);
-    }
+    tp_test_item_t it[CUT_N];
+    char refs[CUT_N][16];
     int loaded = log_count(LOADED);
-    tp_test_pg_exec(db, "BEGIN");
-    tp_test_pg_exec(db, "LOCK TABLE tenderpool.revision IN ACCESS EXCLUSIVE MODE");
-    size_t len;
-    uint8_t *buf = tp_test_pack_batch(7171, it, 20, &len);
-    tp_test_send(sock, buf, len);
-    free(buf);
-    long held = 0;
-    for (int i = 0; i < 50 && held == 0; i++) {
-        usleep(100000);
-        held = worker_backends("relation", false);
-    }
-    cr_assert_gt(held, 0, "a worker's COPY waits on the lock");
-    cr_assert_eq(worker_backends("relation", true), held);
+    long held = cut_off_commit("held", 7171, it, refs);
     tp_test_pg_exec(db, "INSERT INTO tenderpool.revision (member_id, request_ref, revision, op, "
                         "server_seq, round_id, accepted_at, content_hash, cpv, item_key, "
                         "quantity, unit, base_quantity, need_by, delivery_zone, currency) "
@@ -424,26 +428,15 @@ Test(faults, a_commit_in_doubt_whose_row_is_stored_reloads)
     cr_assert(log_reaches(LOADED, loaded + (int)held, 20000),
               "each worker whose commit was in doubt reloaded its state");
     cr_expect_eq(log_count(KEPT_DOUBT), 0);
-    Tenderpool__V1__BatchAck *ba = NULL;
-    for (int i = 0; i < 50; i++) { /* until both workers are connected again */
-        if (ba)
-            tenderpool__v1__server_message__free_unpacked(sm, NULL);
-        ba = tp_test_batch(sock, it, 20, &sm);
-        bool again = false;
-        for (int k = 0; k < 20; k++)
-            again |= ba->acks[k]->status == TENDERPOOL__V1__STATUS__STATUS_RETRY_LATER;
-        if (!again)
-            break;
-        usleep(200000);
-    }
-    for (int i = 0; i < 20; i++)
+    Tenderpool__V1__BatchAck *ba = resend_until_answered(it, &sm);
+    for (int i = 0; i < CUT_N; i++)
         cr_expect_eq(ba->acks[i]->status, TENDERPOOL__V1__STATUS__STATUS_STALE, "%s: %s", refs[i],
                      tp_test_status_name(ba->acks[i]->status));
     tenderpool__v1__server_message__free_unpacked(sm, NULL);
     cr_expect_eq(log_count("unique violation"), 0, "no second write was tried");
     cr_expect_eq(tp_test_pg_long(db, "SELECT count(*) FROM tenderpool.revision "
                                      "WHERE member_id = 'held'"),
-                 20);
+                 CUT_N);
 }
 
 Test(faults, sigterm_drain_acks_what_was_in_flight)
