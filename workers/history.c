@@ -6,6 +6,7 @@
 
 #include "tp_history.h"
 #include "tp_mem.h"
+#include "tp_pool.h"
 
 #define TP_HISTORY_MAX_STEPS 1000 /* a carry chain longer than this is a cycle */
 
@@ -113,7 +114,8 @@ void tp_history_walk(const tp_history_t *h, const char *home, const char *lot_ha
             pos->state = TP_RS_POOLED;
             break;
         }
-        if (l->to == NULL || carries >= r->max_carry || step >= TP_HISTORY_MAX_STEPS) {
+        if (l->to == NULL || step >= TP_HISTORY_MAX_STEPS ||
+            tp_pool_carry_decision(carries, r->max_carry) != TP_POOL_CARRY) {
             pos->state = TP_RS_UNPOOLED;
             break;
         }

@@ -528,11 +528,7 @@ Test(rounds, mixed_workload_over_three_closes_matches_verify, .timeout = 120)
     snprintf(log, sizeof(log), "%s/daemon.log", daemon_.dir);
     cr_assert_eq(
         tp_test_run(out, sizeof(out), "pkill -KILL -P %d -f -- '--index 1 '", (int)daemon_.pid), 0);
-    for (int i = 0;
-         i < 100 &&
-         tp_test_run(NULL, 0, "test $(grep -c 'worker 1 (pid .*) ready' '%s') -ge 2", log) != 0;
-         i++)
-        usleep(100000);
+    cr_assert(worker_ready_times(log, 1, 2), "worker 1 restarted");
     mix_round(refs, &n, 100, &seed);
     mix_close_and_verify();
     mix_round(refs, &n, 60, &seed);
